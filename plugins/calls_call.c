@@ -1,0 +1,732 @@
+/*
+ * calls_call.c - one-to-one call state machine (see calls_call.h).
+ *
+ * A handle can negotiate one PeerConnection at a time, so a device holds the
+ * JSEP offer of at most one call: the call it is in, or one ringing call
+ * (device->offered). Any other call rings it with `waiting: true` and no JSEP.
+ * When the device is free again and Janus has torn its old PeerConnection
+ * down (hangup_media, or after RELEASE_WAIT if that never comes), the oldest
+ * call still ringing it with `waiting` is offered again, with its JSEP; this
+ * is what makes end-and-accept work.
+ *
+ * Who hears what when a call ends is decided in one place, end_call(): the
+ * device that caused the end (the one that hung up or declined) gets only its
+ * reply; everyone else gets `ended` with the reason meant for their side.
+ */
+#include <string.h>
+
+#include <utils.h>
+
+#include "calls_call.h"
+#include "calls_out.h"
+#include "calls_relay.h"
+
+/* How long ended calls are kept for call_info. */
+#define FORGET_AFTER (3600 * (gint64)G_USEC_PER_SEC)
+/* How long to wait for Janus to report a closed PeerConnection. */
+#define RELEASE_WAIT (3 * (gint64)G_USEC_PER_SEC)
+
+static const calls_config *config;
+static calls_clock mono_now, real_now;
+static GHashTable *calls;        /* id -> calls_call*, ended ones included */
+static GList *releasing;         /* calls_device* (referenced) waiting for hangup_media */
+
+static void call_free(calls_call *c) {
+	g_free(c->id);
+	g_free(c->caller_user);
+	g_free(c->caller_display);
+	g_free(c->callee_user);
+	if(c->caller)
+		calls_device_unref(c->caller);
+	if(c->callee)
+		calls_device_unref(c->callee);
+	if(c->offer)
+		json_decref(c->offer);
+	for(GList *l = c->rings; l != NULL; l = l->next) {
+		calls_ring *r = l->data;
+		calls_device_unref(r->device);
+		g_free(r);
+	}
+	g_list_free(c->rings);
+	g_free(c);
+}
+
+void calls_call_init(const calls_config *cfg, calls_clock mono, calls_clock real) {
+	config = cfg;
+	mono_now = mono;
+	real_now = real;
+	calls = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)call_free);
+	releasing = NULL;
+}
+
+void calls_call_clear(void) {
+	if(calls != NULL)
+		g_hash_table_destroy(calls);
+	calls = NULL;
+	g_list_free_full(releasing, (GDestroyNotify)calls_device_unref);
+	releasing = NULL;
+}
+
+calls_call *calls_call_find(const char *id) {
+	return calls ? g_hash_table_lookup(calls, id) : NULL;
+}
+
+/* ---- what goes out ---- */
+
+static char *rfc3339(gint64 real_us) {
+	GDateTime *t = g_date_time_new_from_unix_utc(real_us / G_USEC_PER_SEC);
+	char *base = g_date_time_format(t, "%Y-%m-%dT%H:%M:%S");
+	char *s = g_strdup_printf("%s.%03dZ", base, (int)((real_us / 1000) % 1000));
+	g_free(base);
+	g_date_time_unref(t);
+	return s;
+}
+
+static gint64 duration_of(calls_call *c) {
+	if(c->answered_mono == 0)
+		return -1;
+	gint64 end = c->ended_mono ? c->ended_mono : mono_now();
+	return (end - c->answered_mono) / G_USEC_PER_SEC;
+}
+
+static json_t *body_new(const char *what, calls_call *c) {
+	return json_pack("{ssss}", "calls", what, "call_id", c->id);
+}
+
+static void notify(calls_device *d, json_t *info) {
+	if(config->events)
+		calls_out_notify(d, info);
+	else
+		json_decref(info);
+}
+
+static void send_ended(calls_device *d, calls_call *c, const char *reason) {
+	json_t *b = body_new("ended", c);
+	json_object_set_new(b, "reason", json_string(reason));
+	gint64 dur = duration_of(c);
+	if(dur >= 0)
+		json_object_set_new(b, "duration", json_integer(dur));
+	calls_out_event(d, b, NULL);
+}
+
+static void send_incoming(calls_device *d, calls_call *c, gboolean with_offer) {
+	json_t *b = body_new("incoming_call", c);
+	json_object_set_new(b, "from", json_string(c->caller_user));
+	json_object_set_new(b, "display", json_string(c->caller_display));
+	json_object_set_new(b, "video", json_boolean(c->video));
+	if(!with_offer)
+		json_object_set_new(b, "waiting", json_true());
+	calls_out_event(d, b, with_offer ? c->offer : NULL);
+}
+
+/* ---- devices and their PeerConnections ---- */
+
+static gboolean media_free(calls_device *d) {
+	return d->call == NULL && d->offered == NULL && !d->media_claimed;
+}
+
+static calls_ring *find_ring(calls_call *c, calls_device *d) {
+	for(GList *l = c->rings; l != NULL; l = l->next) {
+		calls_ring *r = l->data;
+		if(r->device == d)
+			return r;
+	}
+	return NULL;
+}
+
+/* d no longer needs the PeerConnection it negotiated: have Janus close it and
+ * remember to offer waiting calls once it is down. */
+static void release_media(calls_device *d) {
+	if(!d->media_claimed)
+		return;
+	calls_out_close_pc(d);
+	if(d->release_deadline == 0) {
+		calls_device_ref(d);
+		releasing = g_list_prepend(releasing, d);
+	}
+	d->release_deadline = mono_now() + RELEASE_WAIT;
+}
+
+static void media_released(calls_device *d) {
+	d->media_claimed = FALSE;
+	if(d->release_deadline != 0) {
+		d->release_deadline = 0;
+		GList *l = g_list_find(releasing, d);
+		if(l != NULL) {
+			releasing = g_list_delete_link(releasing, l);
+			calls_device_unref(d);
+		}
+	}
+}
+
+static void ring_with_offer(calls_call *c, calls_ring *r) {
+	r->offered = TRUE;
+	r->device->offered = c;
+	r->device->media_claimed = TRUE;
+	send_incoming(r->device, c, TRUE);
+}
+
+/* d is free: the oldest call still ringing it without JSEP gets offered. */
+static void offer_waiting(calls_device *d) {
+	if(!media_free(d) || d->user == NULL)
+		return;
+	calls_call *best = NULL;
+	calls_ring *best_ring = NULL;
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, calls);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		calls_call *c = value;
+		if(c->state != CALLS_CALL_RINGING)
+			continue;
+		calls_ring *r = find_ring(c, d);
+		if(r != NULL && !r->offered && (best == NULL || c->started_at < best->started_at)) {
+			best = c;
+			best_ring = r;
+		}
+	}
+	if(best != NULL)
+		ring_with_offer(best, best_ring);
+}
+
+/* Takes d off c's ring list; its offer, if it held one, is withdrawn. */
+static void drop_ring(calls_call *c, calls_ring *r) {
+	calls_device *d = r->device;
+	c->rings = g_list_remove(c->rings, r);
+	if(d->offered == c) {
+		d->offered = NULL;
+		release_media(d);
+	}
+	calls_device_unref(d);
+	g_free(r);
+}
+
+/* Rings d for c. FALSE if d can take neither the offer nor a waiting call. */
+static gboolean ring_device(calls_call *c, calls_device *d) {
+	if(find_ring(c, d) != NULL || d == c->caller)
+		return TRUE;
+	if(!media_free(d) && !config->call_waiting)
+		return FALSE;
+	calls_ring *r = g_new0(calls_ring, 1);
+	calls_device_ref(d);
+	r->device = d;
+	c->rings = g_list_append(c->rings, r);
+	if(media_free(d))
+		ring_with_offer(c, r);
+	else
+		send_incoming(d, c, FALSE);
+	if(!c->ringing_sent && c->caller != NULL) {
+		c->ringing_sent = TRUE;
+		calls_out_event(c->caller, body_new("ringing", c), NULL);
+	}
+	return TRUE;
+}
+
+/* ---- ending ---- */
+
+/* Ends c. by is the device whose request ended it (it hears only its reply),
+ * or NULL. caller_reason / ring_reason / callee_reason: what the caller's
+ * device, the devices still ringing and the answering device are told (NULL:
+ * nothing). */
+static void end_call(calls_call *c, const char *reason, calls_device *by,
+		const char *caller_reason, const char *ring_reason, const char *callee_reason) {
+	if(c->state == CALLS_CALL_ENDED)
+		return;
+	c->state = CALLS_CALL_ENDED;
+	c->reason = reason;
+	c->ended_mono = mono_now();
+	c->ended_at = real_now();
+	c->forget_at = c->ended_mono + FORGET_AFTER;
+	c->grace_deadline = 0;
+	c->grace_device = NULL;
+	if(c->caller != NULL && c->caller != by && caller_reason != NULL)
+		send_ended(c->caller, c, caller_reason);
+	if(c->callee != NULL && c->callee != by && callee_reason != NULL)
+		send_ended(c->callee, c, callee_reason);
+	GList *freed = NULL;
+	while(c->rings != NULL) {
+		calls_ring *r = c->rings->data;
+		if(r->device != by && ring_reason != NULL)
+			send_ended(r->device, c, ring_reason);
+		calls_device_ref(r->device);
+		freed = g_list_prepend(freed, r->device);
+		drop_ring(c, r);
+	}
+	calls_device *legs[2] = {c->caller, c->callee};
+	for(int i = 0; i < 2; i++) {
+		calls_device *d = legs[i];
+		if(d == NULL)
+			continue;
+		calls_relay_unlink(d);
+		if(d->call == c)
+			d->call = NULL;
+		release_media(d);
+		calls_device_ref(d);
+		freed = g_list_prepend(freed, d);
+	}
+	json_t *info = json_pack("{sssssssI}", "event", "call_ended", "call_id", c->id,
+		"reason", reason, "duration", (json_int_t)MAX(duration_of(c), 0));
+	notify(c->caller, info);
+	/* The call outlives its devices (call_info), but must not keep them. */
+	for(int i = 0; i < 2; i++) {
+		if(legs[i] != NULL)
+			calls_device_unref(legs[i]);
+	}
+	c->caller = NULL;
+	c->callee = NULL;
+	/* Devices that left the call may now take a call that waits for them. */
+	for(GList *l = freed; l != NULL; l = l->next) {
+		offer_waiting(l->data);
+		calls_device_unref(l->data);
+	}
+	g_list_free(freed);
+}
+
+/* The caller cancelled, or left, before an answer. */
+static void cancel_call(calls_call *c, calls_device *by, const char *reason) {
+	end_call(c, reason, by, NULL, reason, NULL);
+}
+
+/* ---- requests ---- */
+
+/* The call a request names, checked against the requesting device. */
+static int lookup(calls_device *d, json_t *body, calls_call **out, calls_error *err) {
+	const char *id = json_string_value(json_object_get(body, "call_id"));
+	calls_call *c = calls_call_find(id);
+	if(c == NULL)
+		return calls_fail(err, CALLS_ERR_NOT_FOUND, "no call %s", id);
+	const char *user = d->user->id;
+	if(strcmp(user, c->caller_user) != 0 && strcmp(user, c->callee_user) != 0)
+		return calls_fail(err, CALLS_ERR_FORBIDDEN, "you are not part of call %s", id);
+	*out = c;
+	return 0;
+}
+
+static int live_lookup(calls_device *d, json_t *body, calls_call **out, calls_error *err) {
+	int rc = lookup(d, body, out, err);
+	if(rc == 0 && (*out)->state == CALLS_CALL_ENDED)
+		return calls_fail(err, CALLS_ERR_NOT_FOUND, "call %s has ended", (*out)->id);
+	return rc;
+}
+
+static void reply(calls_device *d, const char *transaction, const char *what, calls_call *c) {
+	calls_out_reply(d, transaction, body_new(what, c), NULL);
+}
+
+static int do_call(calls_device *d, const char *transaction, json_t *body, json_t *jsep, calls_error *err) {
+	const char *to = json_string_value(json_object_get(body, "to"));
+	if(d->call != NULL)
+		return calls_fail(err, CALLS_ERR_STATE, "this device is already in a call");
+	if(d->offered != NULL)
+		return calls_fail(err, CALLS_ERR_STATE, "this device is ringing for call %s: answer or decline it first", d->offered->id);
+	if(!strcmp(to, d->user->id))
+		return calls_fail(err, CALLS_ERR_INVALID, "you cannot call yourself");
+	calls_call *c = g_new0(calls_call, 1);
+	c->id = janus_random_uuid();
+	c->state = CALLS_CALL_RINGING;
+	c->caller_user = g_strdup(d->user->id);
+	c->caller_display = g_strdup(d->user->display);
+	c->callee_user = g_strdup(to);
+	calls_device_ref(d);
+	c->caller = d;
+	c->video = json_is_true(json_object_get(body, "video"));
+	c->offer = json_pack("{sOsO}", "type", json_object_get(jsep, "type"), "sdp", json_object_get(jsep, "sdp"));
+	c->started_at = real_now();
+	c->ring_deadline = mono_now() + (gint64)config->ring_timeout * G_USEC_PER_SEC;
+	g_hash_table_insert(calls, c->id, c);
+	d->call = c;
+	d->media_claimed = TRUE;
+	d->audio = TRUE;
+	d->video = c->video;
+	reply(d, transaction, "calling", c);
+	notify(d, json_pack("{sssssssssb}", "event", "call_started", "call_id", c->id,
+		"from", c->caller_user, "to", c->callee_user, "video", c->video));
+	calls_user *callee = calls_registry_user(to);
+	if(callee == NULL || callee->devices == NULL) {
+		end_call(c, "unavailable", NULL, "unavailable", NULL, NULL);
+		return 0;
+	}
+	gboolean rung = FALSE;
+	for(GList *l = callee->devices; l != NULL; l = l->next)
+		rung |= ring_device(c, l->data);
+	if(!rung)
+		end_call(c, "busy", NULL, "busy", NULL, NULL);
+	return 0;
+}
+
+static int do_accept(calls_device *d, const char *transaction, json_t *body, json_t *jsep, calls_error *err) {
+	calls_call *c = NULL;
+	if(live_lookup(d, body, &c, err) != 0)
+		return err->code;
+	if(strcmp(d->user->id, c->callee_user) != 0)
+		return calls_fail(err, CALLS_ERR_STATE, "only the callee can accept call %s", c->id);
+	if(c->state != CALLS_CALL_RINGING)
+		return calls_fail(err, CALLS_ERR_STATE, "call %s is no longer ringing", c->id);
+	if(d->call != NULL)
+		return calls_fail(err, CALLS_ERR_STATE, "this device is in another call: end it first");
+	calls_ring *r = find_ring(c, d);
+	if(r == NULL || !r->offered)
+		return calls_fail(err, CALLS_ERR_STATE, "this device has not received the offer of call %s", c->id);
+	c->state = CALLS_CALL_ACTIVE;
+	c->answered_mono = mono_now();
+	c->answered_at = real_now();
+	/* The accepting device moves from the ring list into the call. */
+	c->rings = g_list_remove(c->rings, r);
+	calls_device_unref(r->device);
+	g_free(r);
+	d->offered = NULL;
+	d->call = c;
+	calls_device_ref(d);
+	c->callee = d;
+	d->audio = TRUE;
+	d->video = c->video;
+	reply(d, transaction, "accepted", c);
+	calls_out_event(c->caller, body_new("accepted", c), jsep);
+	while(c->rings != NULL) {
+		calls_ring *other = c->rings->data;
+		calls_device *od = other->device;
+		calls_device_ref(od);
+		send_ended(od, c, "answered_elsewhere");
+		drop_ring(c, other);
+		offer_waiting(od);
+		calls_device_unref(od);
+	}
+	calls_relay_link(c->caller, d);
+	calls_out_pli(c->caller);
+	calls_out_pli(d);
+	notify(d, json_pack("{ssssss}", "event", "call_answered", "call_id", c->id, "device", d->device_id));
+	return 0;
+}
+
+static int do_decline(calls_device *d, const char *transaction, json_t *body, const char *what, calls_error *err) {
+	calls_call *c = NULL;
+	if(live_lookup(d, body, &c, err) != 0)
+		return err->code;
+	if(strcmp(d->user->id, c->callee_user) != 0)
+		return calls_fail(err, CALLS_ERR_STATE, "the caller ends call %s with hangup", c->id);
+	if(c->state != CALLS_CALL_RINGING)
+		return calls_fail(err, CALLS_ERR_STATE, "call %s is no longer ringing", c->id);
+	const char *why = json_string_value(json_object_get(body, "reason"));
+	const char *reason = (why != NULL && !strcmp(why, "busy")) ? "busy" : "declined";
+	reply(d, transaction, what, c);
+	end_call(c, reason, d, reason, "declined_elsewhere", NULL);
+	return 0;
+}
+
+static int do_hangup(calls_device *d, const char *transaction, json_t *body, calls_error *err) {
+	calls_call *c = NULL;
+	if(live_lookup(d, body, &c, err) != 0)
+		return err->code;
+	if(d == c->caller) {
+		reply(d, transaction, "hungup", c);
+		if(c->state == CALLS_CALL_RINGING)
+			cancel_call(c, d, "cancelled");
+		else
+			end_call(c, "hangup", d, NULL, NULL, "hangup");
+		return 0;
+	}
+	if(d == c->callee) {
+		reply(d, transaction, "hungup", c);
+		end_call(c, "hangup", d, "hangup", NULL, NULL);
+		return 0;
+	}
+	if(c->state == CALLS_CALL_RINGING && !strcmp(d->user->id, c->callee_user))
+		return do_decline(d, transaction, body, "hungup", err);
+	return calls_fail(err, CALLS_ERR_STATE, "this device is not in call %s", c->id);
+}
+
+/* The device of an active call on the other side of d. */
+static int other_leg(calls_device *d, calls_call *c, calls_device **other, calls_error *err) {
+	if(d != c->caller && d != c->callee)
+		return calls_fail(err, CALLS_ERR_STATE, "this device is not in call %s", c->id);
+	if(c->state != CALLS_CALL_ACTIVE)
+		return calls_fail(err, CALLS_ERR_STATE, "call %s has not been answered", c->id);
+	*other = (d == c->caller) ? c->callee : c->caller;
+	return 0;
+}
+
+static int do_update(calls_device *d, const char *transaction, json_t *body, json_t *jsep, calls_error *err) {
+	calls_call *c = NULL;
+	calls_device *other = NULL;
+	if(live_lookup(d, body, &c, err) != 0 || other_leg(d, c, &other, err) != 0)
+		return err->code;
+	const char *type = json_string_value(json_object_get(jsep, "type"));
+	const char *sdp = json_string_value(json_object_get(jsep, "sdp"));
+	if(!strcmp(type, "offer") && sdp != NULL && strstr(sdp, "m=video") != NULL)
+		c->video = TRUE;
+	d->media_claimed = TRUE;
+	reply(d, transaction, "updated", c);
+	calls_out_event(other, body_new("update", c), jsep);
+	if(!strcmp(type, "answer")) {
+		/* A renegotiation or ICE restart just completed: both senders
+		 * start from a keyframe. */
+		calls_out_pli(c->caller);
+		calls_out_pli(c->callee);
+	}
+	return 0;
+}
+
+static int do_media(calls_device *d, const char *transaction, json_t *body, calls_error *err) {
+	calls_call *c = NULL;
+	if(live_lookup(d, body, &c, err) != 0)
+		return err->code;
+	if(d != c->caller && d != c->callee)
+		return calls_fail(err, CALLS_ERR_STATE, "this device is not in call %s", c->id);
+	d->audio = json_is_true(json_object_get(body, "audio"));
+	d->video = json_is_true(json_object_get(body, "video"));
+	json_t *b = body_new("media_set", c);
+	json_object_set_new(b, "audio", json_boolean(d->audio));
+	json_object_set_new(b, "video", json_boolean(d->video));
+	calls_out_reply(d, transaction, b, NULL);
+	calls_device *other = (d == c->caller) ? c->callee : c->caller;
+	if(other != NULL) {
+		json_t *ev = body_new("media_state", c);
+		json_object_set_new(ev, "user", json_string(d->user->id));
+		json_object_set_new(ev, "audio", json_boolean(d->audio));
+		json_object_set_new(ev, "video", json_boolean(d->video));
+		calls_out_event(other, ev, NULL);
+	}
+	return 0;
+}
+
+static const char *state_name(calls_call_state s) {
+	switch(s) {
+		case CALLS_CALL_RINGING: return "ringing";
+		case CALLS_CALL_ACTIVE: return "active";
+		default: return "ended";
+	}
+}
+
+static int do_call_info(calls_device *d, const char *transaction, json_t *body, calls_error *err) {
+	calls_call *c = NULL;
+	if(lookup(d, body, &c, err) != 0)
+		return err->code;
+	json_t *b = body_new("call_info", c);
+	json_object_set_new(b, "state", json_string(state_name(c->state)));
+	json_object_set_new(b, "video", json_boolean(c->video));
+	json_object_set_new(b, "from", json_string(c->caller_user));
+	json_object_set_new(b, "to", json_string(c->callee_user));
+	char *started = rfc3339(c->started_at);
+	json_object_set_new(b, "started_at", json_string(started));
+	g_free(started);
+	if(c->state == CALLS_CALL_ENDED)
+		json_object_set_new(b, "reason", json_string(c->reason));
+	gint64 dur = duration_of(c);
+	if(dur >= 0)
+		json_object_set_new(b, "duration", json_integer(dur));
+	calls_out_reply(d, transaction, b, NULL);
+	return 0;
+}
+
+int calls_call_request(calls_request_kind kind, calls_device *d, const char *transaction,
+		json_t *body, json_t *jsep, calls_error *err) {
+	switch(kind) {
+		case CALLS_REQ_CALL: return do_call(d, transaction, body, jsep, err);
+		case CALLS_REQ_ACCEPT: return do_accept(d, transaction, body, jsep, err);
+		case CALLS_REQ_DECLINE: return do_decline(d, transaction, body, "declined", err);
+		case CALLS_REQ_HANGUP: return do_hangup(d, transaction, body, err);
+		case CALLS_REQ_UPDATE: return do_update(d, transaction, body, jsep, err);
+		case CALLS_REQ_MEDIA: return do_media(d, transaction, body, err);
+		case CALLS_REQ_CALL_INFO: return do_call_info(d, transaction, body, err);
+		default: return calls_fail(err, CALLS_ERR_INTERNAL, "not a call request");
+	}
+}
+
+/* ---- devices coming and going ---- */
+
+static gint older_first(gconstpointer a, gconstpointer b) {
+	gint64 ta = ((const calls_call *)a)->started_at, tb = ((const calls_call *)b)->started_at;
+	return ta < tb ? -1 : ta > tb;
+}
+
+void calls_call_device_registered(calls_device *d) {
+	GHashTableIter it;
+	gpointer value;
+	GList *ringing = NULL;
+	g_hash_table_iter_init(&it, calls);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		calls_call *c = value;
+		if(c->state == CALLS_CALL_RINGING && !strcmp(c->callee_user, d->user->id))
+			ringing = g_list_prepend(ringing, c);
+	}
+	/* Oldest first, so that the oldest call gets the offer. */
+	ringing = g_list_sort(ringing, older_first);
+	for(GList *l = ringing; l != NULL; l = l->next) {
+		calls_call *c = l->data;
+		ring_device(c, d);
+	}
+	g_list_free(ringing);
+}
+
+void calls_call_device_leaving(calls_device *d, const char *other_reason) {
+	calls_call *c = d->call;
+	if(c != NULL && c->state != CALLS_CALL_ENDED) {
+		if(d == c->caller && c->state == CALLS_CALL_RINGING)
+			cancel_call(c, d, !strcmp(other_reason, "kicked") ? "kicked" : "cancelled");
+		else if(d == c->caller)
+			end_call(c, other_reason, d, NULL, NULL, other_reason);
+		else
+			end_call(c, other_reason, d, other_reason, NULL, NULL);
+	}
+	/* Stop ringing it anywhere else. */
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, calls);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		calls_call *rc = value;
+		calls_ring *r = (rc->state == CALLS_CALL_RINGING) ? find_ring(rc, d) : NULL;
+		if(r != NULL)
+			drop_ring(rc, r);
+	}
+	media_released(d);
+}
+
+void calls_call_media_up(calls_device *d) {
+	d->pc_up = TRUE;
+	calls_call *c = d->call;
+	if(c == NULL || c->state != CALLS_CALL_ACTIVE)
+		return;
+	if(c->grace_device == d) {
+		c->grace_device = NULL;
+		c->grace_deadline = 0;
+	}
+	calls_relay_media_up(d);
+	/* A leg that starts needs a keyframe from the other side, and the other
+	 * side from it. */
+	calls_out_pli(c->caller);
+	calls_out_pli(c->callee);
+}
+
+void calls_call_media_down(calls_device *d) {
+	d->pc_up = FALSE;
+	calls_call *c = d->call;
+	if(c != NULL && c->state == CALLS_CALL_ACTIVE) {
+		d->media_claimed = FALSE;
+		if(c->grace_device == NULL) {
+			c->grace_device = d;
+			c->grace_deadline = mono_now() + (gint64)config->ice_grace * G_USEC_PER_SEC;
+		}
+		return;
+	}
+	media_released(d);
+	offer_waiting(d);
+}
+
+/* ---- timers ---- */
+
+static void fail_call(calls_call *c) {
+	/* Both sides hear "failed": the other one because its peer vanished, the
+	 * failed one (if it is still registered) so that its UI stops. */
+	end_call(c, "failed", NULL, "failed", NULL, "failed");
+}
+
+gint64 calls_call_tick(void) {
+	gint64 now = mono_now(), next = 0;
+#define CONSIDER(t) do { if((t) > 0 && (next == 0 || (t) < next)) next = (t); } while(0)
+	GList *due = NULL;
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, calls);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		calls_call *c = value;
+		gboolean fire = (c->state == CALLS_CALL_RINGING && now >= c->ring_deadline) ||
+			(c->state == CALLS_CALL_ACTIVE && c->grace_deadline > 0 && now >= c->grace_deadline);
+		if(fire) {
+			due = g_list_prepend(due, c);
+		} else if(c->state == CALLS_CALL_ENDED && now >= c->forget_at) {
+			g_hash_table_iter_remove(&it);
+		} else {
+			CONSIDER(c->state == CALLS_CALL_RINGING ? c->ring_deadline :
+				c->state == CALLS_CALL_ACTIVE ? c->grace_deadline : c->forget_at);
+		}
+	}
+	for(GList *l = due; l != NULL; l = l->next) {
+		calls_call *c = l->data;
+		if(c->state == CALLS_CALL_RINGING)
+			end_call(c, "no_answer", NULL, "no_answer", "missed", NULL);
+		else
+			fail_call(c);
+		CONSIDER(c->forget_at);
+	}
+	g_list_free(due);
+	GList *late = NULL;
+	for(GList *l = releasing; l != NULL; l = l->next) {
+		calls_device *d = l->data;
+		if(now >= d->release_deadline)
+			late = g_list_prepend(late, d);
+		else
+			CONSIDER(d->release_deadline);
+	}
+	for(GList *l = late; l != NULL; l = l->next) {
+		calls_device *d = l->data;
+		calls_device_ref(d);
+		media_released(d);
+		offer_waiting(d);
+		calls_device_unref(d);
+	}
+	g_list_free(late);
+#undef CONSIDER
+	return next;
+}
+
+/* ---- admin ---- */
+
+void calls_call_end_all(const char *reason) {
+	GList *live = NULL;
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, calls);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		if(((calls_call *)value)->state != CALLS_CALL_ENDED)
+			live = g_list_prepend(live, value);
+	}
+	for(GList *l = live; l != NULL; l = l->next)
+		end_call(l->data, reason, NULL, reason, reason, reason);
+	g_list_free(live);
+}
+
+int calls_call_end_by_admin(const char *call_id, calls_error *err) {
+	calls_call *c = calls_call_find(call_id);
+	if(c == NULL || c->state == CALLS_CALL_ENDED)
+		return calls_fail(err, CALLS_ERR_NOT_FOUND, "no call %s", call_id ? call_id : "");
+	end_call(c, "kicked", NULL, "kicked", "kicked", "kicked");
+	return 0;
+}
+
+json_t *calls_call_list(void) {
+	json_t *entries = json_array();
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, calls);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		calls_call *c = value;
+		if(c->state == CALLS_CALL_ENDED)
+			continue;
+		json_array_append_new(entries, json_pack("{sssssss[ss]}", "call_id", c->id, "kind", "direct",
+			"state", state_name(c->state), "participants", c->caller_user, c->callee_user));
+	}
+	return entries;
+}
+
+guint calls_call_active_count(void) {
+	guint n = 0;
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, calls);
+	while(g_hash_table_iter_next(&it, NULL, &value))
+		n += (((calls_call *)value)->state != CALLS_CALL_ENDED);
+	return n;
+}
+
+guint calls_call_participant_count(void) {
+	guint n = 0;
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, calls);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		calls_call *c = value;
+		if(c->state != CALLS_CALL_ENDED)
+			n += (c->caller != NULL) + (c->callee != NULL);
+	}
+	return n;
+}

@@ -1,0 +1,85 @@
+/*
+ * calls_call.h - the call state machine (one-to-one calls).
+ *
+ * A call rings every device of the callee, becomes active when one device
+ * accepts, and ends once; after that it is kept for an hour so that call_info
+ * can tell a late device how it ended. Everything here runs on the handler
+ * thread with the state lock held and speaks only through calls_out, so the
+ * unit tests drive it with a fake clock and read what it said.
+ */
+#ifndef CALLS_CALL_H
+#define CALLS_CALL_H
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "calls_config.h"
+#include "calls_error.h"
+#include "calls_registry.h"
+#include "calls_request.h"
+
+typedef enum calls_call_state {
+	CALLS_CALL_RINGING,
+	CALLS_CALL_ACTIVE,
+	CALLS_CALL_ENDED,
+} calls_call_state;
+
+typedef struct calls_ring {
+	calls_device *device;        /* reference held */
+	gboolean offered;            /* got incoming_call with the JSEP offer */
+} calls_ring;
+
+typedef struct calls_call {
+	char *id;
+	calls_call_state state;
+	char *caller_user, *caller_display, *callee_user;
+	calls_device *caller;        /* reference held until the call ends */
+	calls_device *callee;        /* the device that answered, reference held */
+	gboolean video;
+	json_t *offer;               /* the caller's offer, for devices that ring late */
+	GList *rings;                /* calls_ring*, callee devices told of the call */
+	gboolean ringing_sent;
+	gint64 ring_deadline;        /* monotonic, microseconds */
+	gint64 grace_deadline;       /* a leg's PeerConnection is down until then */
+	calls_device *grace_device;  /* the leg that is down (no reference: it is caller or callee) */
+	gint64 answered_mono, ended_mono, forget_at;
+	gint64 started_at, answered_at, ended_at;   /* real time, microseconds */
+	const char *reason;          /* why it ended (static string) */
+} calls_call;
+
+/* now_mono is the monotonic clock, injected for tests. */
+typedef gint64 (*calls_clock)(void);
+
+void calls_call_init(const calls_config *cfg, calls_clock mono, calls_clock real);
+void calls_call_clear(void);
+
+/* Handles call, accept, decline, hangup, update, media and call_info for a
+ * registered device. On success the reply and all events are queued in
+ * calls_out and 0 is returned; on failure nothing changed. */
+int calls_call_request(calls_request_kind kind, calls_device *d, const char *transaction,
+	json_t *body, json_t *jsep, calls_error *err);
+
+/* d has just registered: it rings for calls that ring its user. */
+void calls_call_device_registered(calls_device *d);
+/* d leaves (unregister, replaced, handle gone, kicked): its call ends for the
+ * other side with other_reason ("hangup", "failed", "kicked"). */
+void calls_call_device_leaving(calls_device *d, const char *other_reason);
+/* d's PeerConnection came up / went down (setup_media / hangup_media). */
+void calls_call_media_up(calls_device *d);
+void calls_call_media_down(calls_device *d);
+
+/* Fires due timers; returns the next deadline (monotonic) or 0 if none. */
+gint64 calls_call_tick(void);
+
+/* Admin: end a call for everyone with reason "kicked". 0 or 404. */
+int calls_call_end_by_admin(const char *call_id, calls_error *err);
+/* Ends every call that is not over, everyone hearing reason (static). */
+void calls_call_end_all(const char *reason);
+/* Admin: [{call_id, kind, state, participants}] of calls not ended. */
+json_t *calls_call_list(void);
+guint calls_call_active_count(void);
+guint calls_call_participant_count(void);
+
+calls_call *calls_call_find(const char *id);
+
+#endif

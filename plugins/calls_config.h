@@ -1,0 +1,54 @@
+/*
+ * calls_config.h - the plugin's settings (janus.plugin.calls.jcfg).
+ *
+ * calls_config_set() is the single place that knows every setting, its type,
+ * range and default; calls_config_load() only walks the Janus config tree and
+ * feeds it. Unknown groups are ignored (they may belong to later features or
+ * newer versions); an unknown key or a bad value in a known group is an error
+ * that stops the plugin from starting with a message naming the setting.
+ */
+#ifndef CALLS_CONFIG_H
+#define CALLS_CONFIG_H
+
+#include <glib.h>
+
+typedef struct calls_config {
+	/* general */
+	gboolean auth_none;       /* auth = "none": development only */
+	char *jwt_secret;
+	int ring_timeout;         /* seconds */
+	int ice_grace;            /* seconds */
+	gboolean call_waiting;
+	int max_group_size;
+	int max_message_bytes;
+	int rate_limit;           /* requests per second per device; 0 = off */
+	char *admin_key;
+	gboolean events;
+	guint32 max_bitrate;      /* REMB cap in bits/s; 0 = no cap */
+	/* turn */
+	char **stun_uris;
+	char **turn_uris;
+	char *turn_secret;
+	int turn_ttl;             /* seconds */
+	/* database (used by the history feature) */
+	char *conninfo;
+	char *spool_dir;
+} calls_config;
+
+void calls_config_defaults(calls_config *cfg);
+void calls_config_clear(calls_config *cfg);
+
+/* Applies one setting. Returns 0, or -1 with a message in why (owned by the
+ * caller, g_free) when the key is unknown in a known group or the value is bad.
+ * Keys of unknown groups are accepted and ignored. */
+int calls_config_set(calls_config *cfg, const char *group, const char *key,
+	const char *value, char **why);
+
+/* Checks the combination of settings after all were applied. */
+int calls_config_check(const calls_config *cfg, char **why);
+
+/* Reads <config_path>/janus.plugin.calls.jcfg (a missing file means defaults).
+ * Returns 0 or -1 with why set. Needs the Janus core (janus_config_parse). */
+int calls_config_load(calls_config *cfg, const char *config_path, char **why);
+
+#endif

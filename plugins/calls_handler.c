@@ -1,0 +1,231 @@
+/*
+ * calls_handler.c - the request queue and the handler thread (see calls_handler.h).
+ */
+#include <string.h>
+
+#include <debug.h>
+#include <mutex.h>
+
+#include "calls_call.h"
+#include "calls_handler.h"
+#include "calls_identity.h"
+#include "calls_out.h"
+#include "calls_request.h"
+
+typedef enum item_kind {
+	ITEM_MESSAGE,
+	ITEM_MEDIA_UP,
+	ITEM_MEDIA_DOWN,
+	ITEM_DETACH,
+	ITEM_END_CALL,
+	ITEM_KICK,
+	ITEM_STOP,
+} item_kind;
+
+typedef struct item {
+	item_kind kind;
+	calls_device *device;
+	char *transaction;
+	json_t *body;
+	json_t *jsep;
+	gboolean rate_limited;
+	char *arg;
+} item;
+
+static const calls_config *config;
+static GAsyncQueue *queue;
+static GThread *thread;
+static janus_mutex state_mutex = JANUS_MUTEX_INITIALIZER;
+
+void calls_state_lock(void) {
+	janus_mutex_lock(&state_mutex);
+}
+
+void calls_state_unlock(void) {
+	janus_mutex_unlock(&state_mutex);
+}
+
+static void item_free(item *it) {
+	if(it->device != NULL)
+		calls_device_unref(it->device);
+	g_free(it->transaction);
+	if(it->body != NULL)
+		json_decref(it->body);
+	if(it->jsep != NULL)
+		json_decref(it->jsep);
+	g_free(it->arg);
+	g_free(it);
+}
+
+static item *item_new(item_kind kind, calls_device *d) {
+	item *it = g_new0(item, 1);
+	it->kind = kind;
+	if(d != NULL) {
+		calls_device_ref(d);
+		it->device = d;
+	}
+	return it;
+}
+
+void calls_handler_message(calls_device *d, char *transaction, json_t *body, json_t *jsep) {
+	item *it = item_new(ITEM_MESSAGE, d);
+	it->transaction = transaction;
+	it->body = body;
+	it->jsep = jsep;
+	/* Counted when it arrives, not when it is handled, so that a backlog
+	 * does not turn into a burst. */
+	it->rate_limited = !calls_device_rate_ok(d, config->rate_limit, g_get_monotonic_time());
+	g_async_queue_push(queue, it);
+}
+
+void calls_handler_media(calls_device *d, gboolean up) {
+	g_async_queue_push(queue, item_new(up ? ITEM_MEDIA_UP : ITEM_MEDIA_DOWN, d));
+}
+
+void calls_handler_detach(calls_device *d) {
+	g_async_queue_push(queue, item_new(ITEM_DETACH, d));
+}
+
+void calls_handler_end_call(const char *call_id) {
+	item *it = item_new(ITEM_END_CALL, NULL);
+	it->arg = g_strdup(call_id);
+	g_async_queue_push(queue, it);
+}
+
+void calls_handler_kick(const char *user) {
+	item *it = item_new(ITEM_KICK, NULL);
+	it->arg = g_strdup(user);
+	g_async_queue_push(queue, it);
+}
+
+static json_t *error_body(json_t *body, const calls_error *err) {
+	const char *name = calls_request_name(body);
+	return json_pack("{sssosiss}", "calls", "error", "request", name ? json_string(name) : json_null(),
+		"error_code", err->code, "error", err->text);
+}
+
+static int dispatch(item *it, const calls_request_spec **spec, calls_error *err) {
+	calls_device *d = it->device;
+	if(it->rate_limited)
+		return calls_fail(err, CALLS_ERR_RATE_LIMITED, "more than %d requests a second", config->rate_limit);
+	if(calls_request_parse(it->body, it->jsep, config->auth_none, (size_t)config->max_message_bytes, spec, err) != 0)
+		return err->code;
+	if((*spec)->kind != CALLS_REQ_REGISTER && d->user == NULL)
+		return calls_fail(err, CALLS_ERR_UNAUTHORIZED, "register first");
+	if(calls_request_check_jsep(*spec, it->jsep, err) != 0)
+		return err->code;
+	switch((*spec)->kind) {
+		case CALLS_REQ_REGISTER:
+			return calls_identity_register(d, it->transaction, it->body, err);
+		case CALLS_REQ_UNREGISTER:
+			return calls_identity_unregister_request(d, it->transaction, err);
+		default:
+			return calls_call_request((*spec)->kind, d, it->transaction, it->body, it->jsep, err);
+	}
+}
+
+static void handle_message(item *it) {
+	calls_device *d = it->device;
+	if(g_atomic_int_get(&d->destroyed))
+		return;
+	const calls_request_spec *spec = NULL;
+	calls_error err = {0};
+	if(dispatch(it, &spec, &err) == 0)
+		return;
+	const char *call_id = json_string_value(json_object_get(it->body, "call_id"));
+	const char *name = calls_request_name(it->body);
+	int level = err.code >= 500 ? LOG_ERR : LOG_VERB;
+	JANUS_LOG(level, "[calls] %s by %s/%s%s%s: %d %s\n",
+		name ? name : "(no request)", d->user ? d->user->id : "-", d->device_id ? d->device_id : "-",
+		call_id ? " call " : "", call_id ? call_id : "", err.code, err.text);
+	calls_out_reply(d, it->transaction, error_body(it->body, &err), NULL);
+}
+
+static void handle_kick(const char *user_id) {
+	calls_user *u = calls_registry_user(user_id);
+	while(u != NULL && u->devices != NULL) {
+		calls_device *d = u->devices->data;
+		gboolean last = (u->devices->next == NULL);
+		calls_identity_drop(d, "kicked", "kicked");
+		if(last)
+			break;
+	}
+}
+
+static gboolean handle(item *it) {
+	calls_error err = {0};
+	switch(it->kind) {
+		case ITEM_MESSAGE:
+			handle_message(it);
+			break;
+		case ITEM_MEDIA_UP:
+			calls_call_media_up(it->device);
+			break;
+		case ITEM_MEDIA_DOWN:
+			calls_call_media_down(it->device);
+			break;
+		case ITEM_DETACH:
+			calls_identity_drop(it->device, NULL, "failed");
+			break;
+		case ITEM_END_CALL:
+			calls_call_end_by_admin(it->arg, &err);
+			break;
+		case ITEM_KICK:
+			handle_kick(it->arg);
+			break;
+		case ITEM_STOP:
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gpointer handler_thread(gpointer data) {
+	(void)data;
+	gboolean running = TRUE;
+	gint64 next = 0;
+	while(running) {
+		gint64 wait = G_USEC_PER_SEC;
+		if(next > 0)
+			wait = CLAMP(next - g_get_monotonic_time(), 0, G_USEC_PER_SEC);
+		item *it = wait > 0 ? g_async_queue_timeout_pop(queue, (guint64)wait) : g_async_queue_try_pop(queue);
+		calls_state_lock();
+		if(it != NULL)
+			running = handle(it);
+		next = calls_call_tick();
+		calls_state_unlock();
+		calls_out_flush();
+		if(it != NULL)
+			item_free(it);
+	}
+	return NULL;
+}
+
+int calls_handler_start(const calls_config *cfg) {
+	config = cfg;
+	queue = g_async_queue_new();
+	GError *error = NULL;
+	thread = g_thread_try_new("calls handler", handler_thread, NULL, &error);
+	if(thread == NULL) {
+		JANUS_LOG(LOG_FATAL, "[calls] cannot start the handler thread: %s\n", error ? error->message : "?");
+		g_clear_error(&error);
+		return -1;
+	}
+	return 0;
+}
+
+void calls_handler_stop(void) {
+	if(thread == NULL)
+		return;
+	g_async_queue_push(queue, item_new(ITEM_STOP, NULL));
+	g_thread_join(thread);
+	thread = NULL;
+	calls_state_lock();
+	calls_call_end_all("server_shutdown");
+	calls_state_unlock();
+	calls_out_flush();
+	item *it;
+	while((it = g_async_queue_try_pop(queue)) != NULL)
+		item_free(it);
+	g_async_queue_unref(queue);
+	queue = NULL;
+}

@@ -1,0 +1,75 @@
+/*
+ * calls_out.c - the ordered outbox of the handler thread (see calls_out.h).
+ */
+#include "calls_out.h"
+#include "calls_registry.h"
+
+typedef enum out_kind { OUT_PUSH, OUT_CLOSE_PC, OUT_PLI, OUT_NOTIFY } out_kind;
+
+typedef struct out_item {
+	out_kind kind;
+	calls_device *device;    /* reference held until delivered */
+	char *transaction;
+	json_t *body;
+	json_t *jsep;
+} out_item;
+
+static const calls_out_ops *out_ops;
+/* Only the handler thread queues and flushes, so no lock. */
+static GQueue outbox = G_QUEUE_INIT;
+
+void calls_out_init(const calls_out_ops *ops) {
+	out_ops = ops;
+}
+
+static void enqueue(out_kind kind, calls_device *d, const char *transaction, json_t *body, json_t *jsep) {
+	out_item *it = g_new0(out_item, 1);
+	it->kind = kind;
+	it->device = d;
+	if(d != NULL)
+		calls_device_ref(d);
+	it->transaction = g_strdup(transaction);
+	it->body = body;
+	it->jsep = jsep ? json_incref(jsep) : NULL;
+	g_queue_push_tail(&outbox, it);
+}
+
+void calls_out_reply(calls_device *d, const char *transaction, json_t *body, json_t *jsep) {
+	enqueue(OUT_PUSH, d, transaction, body, jsep);
+}
+
+void calls_out_event(calls_device *d, json_t *body, json_t *jsep) {
+	enqueue(OUT_PUSH, d, NULL, body, jsep);
+}
+
+void calls_out_close_pc(calls_device *d) {
+	enqueue(OUT_CLOSE_PC, d, NULL, NULL, NULL);
+}
+
+void calls_out_pli(calls_device *d) {
+	enqueue(OUT_PLI, d, NULL, NULL, NULL);
+}
+
+void calls_out_notify(calls_device *d, json_t *info) {
+	enqueue(OUT_NOTIFY, d, NULL, info, NULL);
+}
+
+void calls_out_flush(void) {
+	out_item *it;
+	while((it = g_queue_pop_head(&outbox)) != NULL) {
+		switch(it->kind) {
+			case OUT_PUSH: out_ops->push(it->device, it->transaction, it->body, it->jsep); break;
+			case OUT_CLOSE_PC: out_ops->close_pc(it->device); break;
+			case OUT_PLI: out_ops->pli(it->device); break;
+			case OUT_NOTIFY: out_ops->notify(it->device, it->body); break;
+		}
+		if(it->device != NULL)
+			calls_device_unref(it->device);
+		g_free(it->transaction);
+		if(it->body != NULL)
+			json_decref(it->body);
+		if(it->jsep != NULL)
+			json_decref(it->jsep);
+		g_free(it);
+	}
+}

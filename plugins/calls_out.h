@@ -1,0 +1,43 @@
+/*
+ * calls_out.h - everything the plugin says to the outside, in order.
+ *
+ * State changes happen on the handler thread with the state lock held; what
+ * they produce (replies, notifications with or without JSEP, PeerConnection
+ * closes, keyframe requests, event-handler notifications) is queued here and
+ * flushed after the lock is released. Pushing a JSEP can make the Janus core
+ * wait for a previous PeerConnection to finish cleaning up, and that must not
+ * hold the lock that the Admin API and other readers take.
+ *
+ * The real delivery (calls_out_ops) is Janus's gateway in the plugin and a
+ * recorder in the unit tests.
+ */
+#ifndef CALLS_OUT_H
+#define CALLS_OUT_H
+
+#include <glib.h>
+#include <jansson.h>
+
+struct calls_device;
+
+typedef struct calls_out_ops {
+	/* transaction is NULL for notifications */
+	void (*push)(struct calls_device *d, const char *transaction, json_t *body, json_t *jsep);
+	void (*close_pc)(struct calls_device *d);
+	void (*pli)(struct calls_device *d);
+	/* d may be NULL for events that belong to no handle */
+	void (*notify)(struct calls_device *d, json_t *info);
+} calls_out_ops;
+
+void calls_out_init(const calls_out_ops *ops);
+
+/* Queue; body is stolen, jsep is borrowed (a reference is taken). */
+void calls_out_reply(struct calls_device *d, const char *transaction, json_t *body, json_t *jsep);
+void calls_out_event(struct calls_device *d, json_t *body, json_t *jsep);
+void calls_out_close_pc(struct calls_device *d);
+void calls_out_pli(struct calls_device *d);
+void calls_out_notify(struct calls_device *d, json_t *info);
+
+/* Deliver everything queued so far, in order. Handler thread only. */
+void calls_out_flush(void);
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * calls_request.c - the request table and its validation (see calls_request.h).
+ */
+#include <string.h>
+
+#include <utils.h>
+
+#include "calls_request.h"
+
+#define MAX_DISPLAY_BYTES 128
+
+typedef enum field_kind { FIELD_PLAIN, FIELD_USER, FIELD_DEVICE, FIELD_CALL, FIELD_DISPLAY, FIELD_REASON } field_kind;
+
+typedef struct field_rule {
+	struct janus_json_parameter param;
+	field_kind kind;
+} field_rule;
+
+#define REQ JANUS_JSON_PARAM_REQUIRED
+#define NONEMPTY JANUS_JSON_PARAM_NONEMPTY
+
+static const field_rule register_jwt[] = {
+	{{"token", JSON_STRING, REQ | NONEMPTY}, FIELD_PLAIN},
+	{{"device", JSON_STRING, 0}, FIELD_DEVICE},
+};
+static const field_rule register_none[] = {
+	{{"user", JSON_STRING, REQ}, FIELD_USER},
+	{{"display", JSON_STRING, 0}, FIELD_DISPLAY},
+	{{"device", JSON_STRING, 0}, FIELD_DEVICE},
+};
+static const field_rule call_fields[] = {
+	{{"to", JSON_STRING, REQ}, FIELD_USER},
+	{{"video", JANUS_JSON_BOOL, 0}, FIELD_PLAIN},
+};
+static const field_rule call_id_only[] = {
+	{{"call_id", JSON_STRING, REQ}, FIELD_CALL},
+};
+static const field_rule decline_fields[] = {
+	{{"call_id", JSON_STRING, REQ}, FIELD_CALL},
+	{{"reason", JSON_STRING, 0}, FIELD_REASON},
+};
+static const field_rule media_fields[] = {
+	{{"call_id", JSON_STRING, REQ}, FIELD_CALL},
+	{{"audio", JANUS_JSON_BOOL, REQ}, FIELD_PLAIN},
+	{{"video", JANUS_JSON_BOOL, REQ}, FIELD_PLAIN},
+};
+
+typedef struct request_row {
+	calls_request_spec spec;
+	const field_rule *fields;
+	size_t n_fields;
+} request_row;
+
+#define ROW(name, kind, jsep, fields) {{name, kind, jsep}, fields, G_N_ELEMENTS(fields)}
+#define ROW0(name, kind, jsep) {{name, kind, jsep}, NULL, 0}
+
+static const request_row requests[] = {
+	ROW("register", CALLS_REQ_REGISTER, CALLS_JSEP_FORBIDDEN, register_jwt),
+	ROW0("unregister", CALLS_REQ_UNREGISTER, CALLS_JSEP_FORBIDDEN),
+	ROW("call", CALLS_REQ_CALL, CALLS_JSEP_OFFER, call_fields),
+	ROW("accept", CALLS_REQ_ACCEPT, CALLS_JSEP_ANSWER, call_id_only),
+	ROW("decline", CALLS_REQ_DECLINE, CALLS_JSEP_FORBIDDEN, decline_fields),
+	ROW("hangup", CALLS_REQ_HANGUP, CALLS_JSEP_FORBIDDEN, call_id_only),
+	ROW("update", CALLS_REQ_UPDATE, CALLS_JSEP_ANY, call_id_only),
+	ROW("media", CALLS_REQ_MEDIA, CALLS_JSEP_FORBIDDEN, media_fields),
+	ROW("call_info", CALLS_REQ_CALL_INFO, CALLS_JSEP_FORBIDDEN, call_id_only),
+};
+
+static gboolean id_chars(const char *s, size_t max, const char *extra) {
+	size_t n = strlen(s);
+	if(n < 1 || n > max)
+		return FALSE;
+	for(const char *p = s; *p != '\0'; p++) {
+		if(!g_ascii_isalnum(*p) && strchr(extra, *p) == NULL)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean calls_valid_user_id(const char *s) {
+	return s != NULL && id_chars(s, 64, "_.@+-");
+}
+
+gboolean calls_valid_device_id(const char *s) {
+	return s != NULL && id_chars(s, 64, "_-");
+}
+
+gboolean calls_valid_call_id(const char *s) {
+	/* Lowercase 8-4-4-4-12 hex, as the server makes them. */
+	if(s == NULL || strlen(s) != 36)
+		return FALSE;
+	for(int i = 0; i < 36; i++) {
+		char c = s[i];
+		if(i == 8 || i == 13 || i == 18 || i == 23) {
+			if(c != '-')
+				return FALSE;
+		} else if(!g_ascii_isdigit(c) && !(c >= 'a' && c <= 'f')) {
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+const char *calls_request_name(json_t *body) {
+	return json_is_object(body) ? json_string_value(json_object_get(body, "request")) : NULL;
+}
+
+static size_t message_size(json_t *body, json_t *jsep) {
+	size_t n = json_dumpb(body, NULL, 0, JSON_COMPACT);
+	const char *sdp = json_string_value(json_object_get(jsep, "sdp"));
+	if(sdp != NULL)
+		n += strlen(sdp);
+	return n;
+}
+
+static int check_field(const field_rule *rule, json_t *value, calls_error *err) {
+	const char *name = rule->param.name;
+	const char *s = json_string_value(value);
+	switch(rule->kind) {
+		case FIELD_USER:
+			if(!calls_valid_user_id(s))
+				return calls_fail(err, CALLS_ERR_INVALID, "%s is not a valid user id (1 to 64 of A-Z a-z 0-9 _ . @ + -)", name);
+			break;
+		case FIELD_DEVICE:
+			if(!calls_valid_device_id(s))
+				return calls_fail(err, CALLS_ERR_INVALID, "%s is not a valid device id (1 to 64 of A-Z a-z 0-9 _ -)", name);
+			break;
+		case FIELD_CALL:
+			if(!calls_valid_call_id(s))
+				return calls_fail(err, CALLS_ERR_INVALID, "%s is not a valid call id", name);
+			break;
+		case FIELD_DISPLAY:
+			if(strlen(s) > MAX_DISPLAY_BYTES)
+				return calls_fail(err, CALLS_ERR_INVALID, "%s is longer than %d bytes", name, MAX_DISPLAY_BYTES);
+			break;
+		case FIELD_REASON:
+			if(strcmp(s, "declined") != 0 && strcmp(s, "busy") != 0)
+				return calls_fail(err, CALLS_ERR_INVALID, "%s must be \"declined\" or \"busy\"", name);
+			break;
+		case FIELD_PLAIN:
+			break;
+	}
+	return 0;
+}
+
+int calls_request_parse(json_t *body, json_t *jsep, gboolean auth_none, size_t max_bytes,
+		const calls_request_spec **spec, calls_error *err) {
+	*spec = NULL;
+	if(!json_is_object(body))
+		return calls_fail(err, CALLS_ERR_INVALID, "the body must be a JSON object");
+	if(max_bytes > 0 && message_size(body, jsep) > max_bytes)
+		return calls_fail(err, CALLS_ERR_INVALID, "message larger than %zu bytes", max_bytes);
+	json_t *request = json_object_get(body, "request");
+	if(request == NULL)
+		return calls_fail(err, CALLS_ERR_INVALID, "missing request");
+	if(!json_is_string(request))
+		return calls_fail(err, CALLS_ERR_INVALID, "request must be a string");
+	const char *name = json_string_value(request);
+	const request_row *row = NULL;
+	for(size_t i = 0; i < G_N_ELEMENTS(requests); i++) {
+		if(!strcmp(requests[i].spec.name, name)) {
+			row = &requests[i];
+			break;
+		}
+	}
+	if(row == NULL)
+		return calls_fail(err, CALLS_ERR_INVALID, "unknown request \"%.64s\"", name);
+	const field_rule *fields = row->fields;
+	size_t n = row->n_fields;
+	if(row->spec.kind == CALLS_REQ_REGISTER && auth_none) {
+		fields = register_none;
+		n = G_N_ELEMENTS(register_none);
+	}
+	for(size_t i = 0; i < n; i++) {
+		const struct janus_json_parameter *p = &fields[i].param;
+		json_t *value = json_object_get(body, p->name);
+		if(value == NULL) {
+			if(p->flags & JANUS_JSON_PARAM_REQUIRED)
+				return calls_fail(err, CALLS_ERR_INVALID, "missing %s", p->name);
+			continue;
+		}
+		if(!janus_json_is_valid(value, p->jtype, p->flags))
+			return calls_fail(err, CALLS_ERR_INVALID, "%s has the wrong type", p->name);
+		if(check_field(&fields[i], value, err) != 0)
+			return err->code;
+	}
+	*spec = &row->spec;
+	return 0;
+}
+
+int calls_request_check_jsep(const calls_request_spec *spec, json_t *jsep, calls_error *err) {
+	const char *type = json_string_value(json_object_get(jsep, "type"));
+	switch(spec->jsep) {
+		case CALLS_JSEP_FORBIDDEN:
+			if(jsep != NULL)
+				return calls_fail(err, CALLS_ERR_STATE, "%s takes no JSEP", spec->name);
+			return 0;
+		case CALLS_JSEP_OFFER:
+			if(type == NULL || strcmp(type, "offer") != 0)
+				return calls_fail(err, CALLS_ERR_STATE, "%s needs a JSEP offer", spec->name);
+			return 0;
+		case CALLS_JSEP_ANSWER:
+			if(type == NULL || strcmp(type, "answer") != 0)
+				return calls_fail(err, CALLS_ERR_STATE, "%s needs a JSEP answer", spec->name);
+			return 0;
+		case CALLS_JSEP_ANY:
+			if(type == NULL || (strcmp(type, "offer") != 0 && strcmp(type, "answer") != 0))
+				return calls_fail(err, CALLS_ERR_STATE, "%s needs a JSEP offer or answer", spec->name);
+			return 0;
+	}
+	return 0;
+}

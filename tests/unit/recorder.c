@@ -1,0 +1,97 @@
+/*
+ * recorder.c - see recorder.h.
+ */
+#include <string.h>
+
+#include "calls_out.h"
+#include "recorder.h"
+
+static GPtrArray *entries;
+static GHashTable *read_set;
+
+static void add(const char *kind, calls_device *d, const char *transaction, json_t *body, json_t *jsep) {
+	rec_entry *e = g_new0(rec_entry, 1);
+	e->kind = kind;
+	e->device = d;
+	e->transaction = g_strdup(transaction);
+	e->body = body ? json_incref(body) : NULL;
+	e->jsep = jsep ? json_incref(jsep) : NULL;
+	g_ptr_array_add(entries, e);
+}
+
+static void r_push(calls_device *d, const char *t, json_t *b, json_t *j) { add("push", d, t, b, j); }
+static void r_close(calls_device *d) { add("close_pc", d, NULL, NULL, NULL); }
+static void r_pli(calls_device *d) { add("pli", d, NULL, NULL, NULL); }
+static void r_notify(calls_device *d, json_t *info) { add("notify", d, NULL, info, NULL); }
+
+static const calls_out_ops ops = { r_push, r_close, r_pli, r_notify };
+
+static void entry_free(rec_entry *e) {
+	g_free(e->transaction);
+	if(e->body)
+		json_decref(e->body);
+	if(e->jsep)
+		json_decref(e->jsep);
+	g_free(e);
+}
+
+void rec_install(void) {
+	if(entries == NULL) {
+		entries = g_ptr_array_new_with_free_func((GDestroyNotify)entry_free);
+		read_set = g_hash_table_new(NULL, NULL);
+	}
+	calls_out_init(&ops);
+}
+
+void rec_reset(void) {
+	calls_out_flush();
+	g_ptr_array_set_size(entries, 0);
+	g_hash_table_remove_all(read_set);
+}
+
+guint rec_count(void) {
+	calls_out_flush();
+	return entries->len;
+}
+
+rec_entry *rec_get(guint i) {
+	return i < entries->len ? g_ptr_array_index(entries, i) : NULL;
+}
+
+rec_entry *rec_take(calls_device *d, const char *what) {
+	calls_out_flush();
+	for(guint i = 0; i < entries->len; i++) {
+		rec_entry *e = g_ptr_array_index(entries, i);
+		if(g_hash_table_contains(read_set, e) || strcmp(e->kind, "push") != 0 || e->device != d)
+			continue;
+		const char *c = json_string_value(json_object_get(e->body, "calls"));
+		if(c != NULL && !strcmp(c, what)) {
+			g_hash_table_add(read_set, e);
+			return e;
+		}
+	}
+	return NULL;
+}
+
+guint rec_pending(calls_device *d) {
+	calls_out_flush();
+	guint n = 0;
+	for(guint i = 0; i < entries->len; i++) {
+		rec_entry *e = g_ptr_array_index(entries, i);
+		if(!g_hash_table_contains(read_set, e) && !strcmp(e->kind, "push") && e->device == d)
+			n++;
+	}
+	return n;
+}
+
+char *rec_dump(void) {
+	GString *s = g_string_new("");
+	for(guint i = 0; i < entries->len; i++) {
+		rec_entry *e = g_ptr_array_index(entries, i);
+		char *b = e->body ? json_dumps(e->body, JSON_COMPACT) : NULL;
+		g_string_append_printf(s, "%s%s %p %s%s\n", g_hash_table_contains(read_set, e) ? "  (read) " : "  ",
+			e->kind, (void *)e->device, b ? b : "", e->jsep ? " +jsep" : "");
+		free(b);
+	}
+	return g_string_free(s, FALSE);
+}

@@ -1,0 +1,32 @@
+/*
+ * recorder.h - a calls_out sink for unit tests: records what the plugin
+ * would have sent, in order, so tests can assert on it.
+ */
+#ifndef CALLS_TEST_RECORDER_H
+#define CALLS_TEST_RECORDER_H
+
+#include <jansson.h>
+
+#include "calls_registry.h"
+
+typedef struct rec_entry {
+	const char *kind;          /* "push", "close_pc", "pli", "notify" */
+	calls_device *device;      /* not referenced: compare only */
+	char *transaction;
+	json_t *body;
+	json_t *jsep;
+} rec_entry;
+
+void rec_install(void);
+void rec_reset(void);
+guint rec_count(void);
+rec_entry *rec_get(guint i);
+/* Flushes calls_out, then finds the next unread push to d (in order) whose
+ * body "calls" is what; NULL if none. Marks it read. */
+rec_entry *rec_take(calls_device *d, const char *what);
+/* Number of unread pushes to d. */
+guint rec_pending(calls_device *d);
+/* Describes unread entries, for failure messages (g_free). */
+char *rec_dump(void);
+
+#endif

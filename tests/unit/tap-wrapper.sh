@@ -1,0 +1,3 @@
+#!/bin/sh
+# GTest programs print TAP with --tap; automake's TAP driver reads it.
+exec "$@" --tap
