@@ -7,6 +7,7 @@
 #include <mutex.h>
 
 #include "calls_call.h"
+#include "calls_dispatch.h"
 #include "calls_handler.h"
 #include "calls_identity.h"
 #include "calls_out.h"
@@ -98,39 +99,12 @@ void calls_handler_kick(const char *user) {
 	g_async_queue_push(queue, it);
 }
 
-static json_t *error_body(json_t *body, const calls_error *err) {
-	const char *name = calls_request_name(body);
-	return json_pack("{sssosiss}", "calls", "error", "request", name ? json_string(name) : json_null(),
-		"error_code", err->code, "error", err->text);
-}
-
-static int dispatch(item *it, const calls_request_spec **spec, calls_error *err) {
-	calls_device *d = it->device;
-	if(it->rate_limited)
-		return calls_fail(err, CALLS_ERR_RATE_LIMITED, "more than %d requests a second", config->rate_limit);
-	if(calls_request_parse(it->body, it->jsep, config->auth_none, (size_t)config->max_message_bytes, spec, err) != 0)
-		return err->code;
-	if((*spec)->kind != CALLS_REQ_REGISTER && d->user == NULL)
-		return calls_fail(err, CALLS_ERR_UNAUTHORIZED, "register first");
-	if(calls_request_check_jsep(*spec, it->jsep, err) != 0)
-		return err->code;
-	switch((*spec)->kind) {
-		case CALLS_REQ_REGISTER:
-			return calls_identity_register(d, it->transaction, it->body, err);
-		case CALLS_REQ_UNREGISTER:
-			return calls_identity_unregister_request(d, it->transaction, err);
-		default:
-			return calls_call_request((*spec)->kind, d, it->transaction, it->body, it->jsep, err);
-	}
-}
-
 static void handle_message(item *it) {
 	calls_device *d = it->device;
 	if(g_atomic_int_get(&d->destroyed))
 		return;
-	const calls_request_spec *spec = NULL;
 	calls_error err = {0};
-	if(dispatch(it, &spec, &err) == 0)
+	if(calls_dispatch(d, it->transaction, it->body, it->jsep, it->rate_limited, &err) == 0)
 		return;
 	const char *call_id = json_string_value(json_object_get(it->body, "call_id"));
 	const char *name = calls_request_name(it->body);
@@ -138,7 +112,7 @@ static void handle_message(item *it) {
 	JANUS_LOG(level, "[calls] %s by %s/%s%s%s: %d %s\n",
 		name ? name : "(no request)", d->user ? d->user->id : "-", d->device_id ? d->device_id : "-",
 		call_id ? " call " : "", call_id ? call_id : "", err.code, err.text);
-	calls_out_reply(d, it->transaction, error_body(it->body, &err), NULL);
+	calls_out_reply(d, it->transaction, calls_dispatch_error_body(it->body, &err), NULL);
 }
 
 static void handle_kick(const char *user_id) {

@@ -14,6 +14,7 @@
 #include "calls_admin.h"
 #include "calls_call.h"
 #include "calls_config.h"
+#include "calls_dispatch.h"
 #include "calls_handler.h"
 #include "calls_identity.h"
 #include "calls_out.h"
@@ -150,6 +151,7 @@ static int calls_init(janus_callbacks *callback, const char *config_path) {
 	calls_registry_init();
 	calls_call_init(&config, g_get_monotonic_time, g_get_real_time);
 	calls_identity_init(&config);
+	calls_dispatch_init(&config);
 	calls_admin_init(&config);
 	if(calls_handler_start(&config) < 0)
 		return -1;

@@ -78,6 +78,17 @@ void calls_registry_add(calls_device *d, const char *user, const char *display,
 		const char *device_id, calls_device **replaced) {
 	*replaced = NULL;
 	calls_user *u = g_hash_table_lookup(users, user);
+	for(GList *l = u && device_id ? u->devices : NULL; l != NULL; l = l->next) {
+		calls_device *old = l->data;
+		if(old != d && !strcmp(old->device_id, device_id)) {
+			calls_device_ref(old);
+			*replaced = old;
+			/* This may free u if old was its only device. */
+			calls_registry_remove(old);
+			u = g_hash_table_lookup(users, user);
+			break;
+		}
+	}
 	if(u == NULL) {
 		u = g_new0(calls_user, 1);
 		u->id = g_strdup(user);
@@ -86,18 +97,7 @@ void calls_registry_add(calls_device *d, const char *user, const char *display,
 	/* The newest registration names the user. */
 	g_free(u->display);
 	u->display = g_strdup(display ? display : user);
-	if(device_id != NULL) {
-		for(GList *l = u->devices; l != NULL; l = l->next) {
-			calls_device *old = l->data;
-			if(old != d && !strcmp(old->device_id, device_id)) {
-				calls_device_ref(old);
-				*replaced = old;
-				break;
-			}
-		}
-	}
-	if(*replaced != NULL)
-		calls_registry_remove(*replaced);
+	g_free(d->device_id);
 	d->device_id = device_id ? g_strdup(device_id) : janus_random_uuid();
 	d->user = u;
 	u->devices = g_list_append(u->devices, d);

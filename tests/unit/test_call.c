@@ -1,0 +1,536 @@
+/*
+ * test_call.c - the one-to-one call state machine, driven through the
+ * request dispatcher with a fake clock, reading what it would have sent.
+ */
+#include <string.h>
+
+#include "calls_call.h"
+#include "calls_dispatch.h"
+#include "calls_identity.h"
+#include "calls_out.h"
+#include "recorder.h"
+
+static calls_config cfg;
+static gint64 mono = 1000000000, real = G_GINT64_CONSTANT(1700000000000000);
+static gint64 fake_mono(void) { return mono; }
+static gint64 fake_real(void) { return real; }
+static GPtrArray *devices;
+
+static void advance(int seconds) {
+	mono += (gint64)seconds * G_USEC_PER_SEC;
+	real += (gint64)seconds * G_USEC_PER_SEC;
+	calls_call_tick();
+}
+
+static void setup(gconstpointer data) {
+	(void)data;
+	calls_config_defaults(&cfg);
+	cfg.auth_none = TRUE;
+	cfg.ring_timeout = 30;
+	cfg.ice_grace = 5;
+	rec_install();
+	rec_reset();
+	calls_registry_init();
+	calls_call_init(&cfg, fake_mono, fake_real);
+	calls_identity_init(&cfg);
+	calls_dispatch_init(&cfg);
+	devices = g_ptr_array_new_with_free_func((GDestroyNotify)calls_device_unref);
+}
+
+static void teardown(void) {
+	calls_out_flush();
+	rec_reset();
+	calls_call_clear();
+	calls_registry_clear();
+	g_ptr_array_free(devices, TRUE);
+	calls_config_clear(&cfg);
+}
+
+#define TEST(name) static void name##_body(void); \
+	static void name(void) { setup(NULL); name##_body(); teardown(); } \
+	static void name##_body(void)
+
+static json_t *sdp(const char *type, gboolean video) {
+	return json_pack("{ssss}", "type", type, "sdp",
+		video ? "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+		      : "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n");
+}
+
+/* Sends a request; returns the error code (0 on success). */
+static int req(calls_device *d, json_t *body, json_t *jsep) {
+	calls_error err = {0};
+	int rc = calls_dispatch(d, "tx", body, jsep, FALSE, &err);
+	if(rc != 0) {
+		g_assert_cmpint(rc, ==, err.code);
+		g_assert_cmpstr(err.text, !=, "");
+	}
+	json_decref(body);
+	if(jsep)
+		json_decref(jsep);
+	calls_out_flush();
+	return rc;
+}
+
+static calls_device *dev_new(void) {
+	calls_device *d = calls_device_new(NULL);
+	g_ptr_array_add(devices, d);
+	return d;
+}
+
+static calls_device *reg(const char *user, const char *device) {
+	calls_device *d = dev_new();
+	json_t *b = json_pack("{ssss}", "request", "register", "user", user);
+	if(device)
+		json_object_set_new(b, "device", json_string(device));
+	g_assert_cmpint(req(d, b, NULL), ==, 0);
+	rec_entry *e = rec_take(d, "registered");
+	g_assert_nonnull(e);
+	g_assert_cmpstr(e->transaction, ==, "tx");
+	return d;
+}
+
+static rec_entry *expect_at(int line, calls_device *d, const char *what) {
+	rec_entry *e = rec_take(d, what);
+	if(e == NULL) {
+		char *dump = rec_dump();
+		g_error("line %d: expected '%s' for %p; sent:\n%s", line, what, (void *)d, dump);
+	}
+	return e;
+}
+#define expect(d, what) expect_at(__LINE__, (d), (what))
+
+static void expect_ended(calls_device *d, const char *reason) {
+	rec_entry *e = expect(d, "ended");
+	const char *got = json_string_value(json_object_get(e->body, "reason"));
+	if(strcmp(got, reason) != 0)
+		g_error("expected ended %s, got %s", reason, got);
+}
+
+static void expect_nothing(calls_device *d) {
+	if(rec_pending(d) != 0) {
+		char *dump = rec_dump();
+		g_error("expected nothing more for %p; sent:\n%s", (void *)d, dump);
+	}
+}
+
+static guint count_kind(const char *kind, calls_device *d) {
+	guint n = 0;
+	for(guint i = 0; i < rec_count(); i++) {
+		rec_entry *e = rec_get(i);
+		if(!strcmp(e->kind, kind) && e->device == d)
+			n++;
+	}
+	return n;
+}
+
+static char *start_call(calls_device *from, const char *to, gboolean video) {
+	g_assert_cmpint(req(from, json_pack("{sssssb}", "request", "call", "to", to, "video", video), sdp("offer", video)), ==, 0);
+	rec_entry *e = expect(from, "calling");
+	g_assert_cmpstr(e->transaction, ==, "tx");
+	return g_strdup(json_string_value(json_object_get(e->body, "call_id")));
+}
+
+static int call_req(calls_device *d, const char *request, const char *id, json_t *jsep) {
+	return req(d, json_pack("{ssss}", "request", request, "call_id", id), jsep);
+}
+
+/* ---- tests ---- */
+
+TEST(test_ring_every_device_and_answer) {
+	calls_device *a = reg("alice", "a1");
+	calls_device *b1 = reg("bob", "b1"), *b2 = reg("bob", "b2");
+	char *id = start_call(a, "bob", TRUE);
+	rec_entry *i1 = expect(b1, "incoming_call"), *i2 = expect(b2, "incoming_call");
+	g_assert_nonnull(i1->jsep);
+	g_assert_nonnull(i2->jsep);
+	g_assert_cmpstr(json_string_value(json_object_get(i1->jsep, "type")), ==, "offer");
+	g_assert_cmpstr(json_string_value(json_object_get(i1->body, "from")), ==, "alice");
+	g_assert_true(json_is_true(json_object_get(i1->body, "video")));
+	g_assert_null(json_object_get(i1->body, "waiting"));
+	expect(a, "ringing");
+	expect_nothing(a);
+	g_assert_cmpint(call_req(b2, "accept", id, sdp("answer", TRUE)), ==, 0);
+	expect(b2, "accepted");
+	rec_entry *acc = expect(a, "accepted");
+	g_assert_cmpstr(json_string_value(json_object_get(acc->jsep, "type")), ==, "answer");
+	expect_ended(b1, "answered_elsewhere");
+	g_assert_cmpuint(count_kind("close_pc", b1), ==, 1);
+	g_assert_true(calls_relay_linked(a));
+	g_assert_true(calls_relay_linked(b2));
+	g_assert_cmpuint(count_kind("pli", a), >=, 1);
+	g_assert_cmpuint(count_kind("pli", b2), >=, 1);
+	/* call_info while active */
+	g_assert_cmpint(call_req(b2, "call_info", id, NULL), ==, 0);
+	g_assert_cmpstr(json_string_value(json_object_get(expect(b2, "call_info")->body, "state")), ==, "active");
+	advance(7);
+	g_assert_cmpint(call_req(a, "hangup", id, NULL), ==, 0);
+	expect(a, "hungup");
+	rec_entry *end = expect(b2, "ended");
+	g_assert_cmpstr(json_string_value(json_object_get(end->body, "reason")), ==, "hangup");
+	g_assert_cmpint(json_integer_value(json_object_get(end->body, "duration")), ==, 7);
+	expect_nothing(a);
+	expect_nothing(b1);
+	g_assert_false(calls_relay_linked(a));
+	g_assert_false(calls_relay_linked(b2));
+	/* ended calls stay known to call_info, with reason and duration */
+	g_assert_cmpint(call_req(b1, "call_info", id, NULL), ==, 0);
+	rec_entry *info = expect(b1, "call_info");
+	g_assert_cmpstr(json_string_value(json_object_get(info->body, "state")), ==, "ended");
+	g_assert_cmpstr(json_string_value(json_object_get(info->body, "reason")), ==, "hangup");
+	g_assert_cmpint(json_integer_value(json_object_get(info->body, "duration")), ==, 7);
+	/* but no longer to anything else */
+	g_assert_cmpint(call_req(a, "hangup", id, NULL), ==, 404);
+	advance(3601);
+	g_assert_cmpint(call_req(b1, "call_info", id, NULL), ==, 404);
+	g_free(id);
+}
+
+TEST(test_decline_and_busy) {
+	calls_device *a = reg("alice", NULL), *b1 = reg("bob", NULL), *b2 = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	expect(a, "ringing");
+	g_assert_cmpint(call_req(b1, "decline", id, NULL), ==, 0);
+	expect(b1, "declined");
+	rec_entry *ended = rec_take(a, "ended");
+	g_assert_nonnull(ended);
+	g_assert_cmpstr(json_string_value(json_object_get(ended->body, "reason")), ==, "declined");
+	/* never answered: no duration */
+	g_assert_null(json_object_get(ended->body, "duration"));
+	expect(b1, "incoming_call");
+	expect(b2, "incoming_call");
+	expect_ended(b2, "declined_elsewhere");
+	expect_nothing(b1);
+	g_free(id);
+	/* declined as busy */
+	id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(req(b2, json_pack("{ssssss}", "request", "decline", "call_id", id, "reason", "busy"), NULL), ==, 0);
+	expect_ended(a, "busy");
+	g_free(id);
+}
+
+TEST(test_cancel) {
+	calls_device *a = reg("alice", NULL), *b1 = reg("bob", NULL), *b2 = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	expect(a, "ringing");
+	g_assert_cmpint(call_req(a, "hangup", id, NULL), ==, 0);
+	expect(a, "hungup");
+	expect_ended(b1, "cancelled");
+	expect_ended(b2, "cancelled");
+	expect_nothing(a);
+	/* the caller's own PeerConnection (offer without answer) is closed too */
+	g_assert_cmpuint(count_kind("close_pc", a), ==, 1);
+	g_assert_cmpint(call_req(b1, "accept", id, sdp("answer", FALSE)), ==, 404);
+	g_free(id);
+}
+
+TEST(test_ring_timeout) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	expect(a, "ringing");
+	advance(29);
+	expect_nothing(a);
+	advance(1);
+	expect_ended(a, "no_answer");
+	expect(b, "incoming_call");
+	expect_ended(b, "missed");
+	g_assert_cmpint(call_req(a, "call_info", id, NULL), ==, 0);
+	g_assert_cmpstr(json_string_value(json_object_get(expect(a, "call_info")->body, "reason")), ==, "no_answer");
+	g_free(id);
+}
+
+TEST(test_unavailable_and_busy) {
+	calls_device *a = reg("alice", NULL);
+	char *id = start_call(a, "nobody", FALSE);
+	expect_ended(a, "unavailable");
+	expect_nothing(a);
+	g_free(id);
+	/* a device in a call with call waiting off: busy */
+	cfg.call_waiting = FALSE;
+	calls_device *b = reg("bob", NULL), *c = reg("carol", NULL);
+	id = start_call(c, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 0);
+	expect(b, "incoming_call");
+	char *id2 = start_call(a, "bob", FALSE);
+	expect_ended(a, "busy");
+	g_assert_null(rec_take(a, "ringing"));
+	g_assert_null(rec_take(b, "incoming_call"));
+	g_free(id);
+	g_free(id2);
+}
+
+TEST(test_call_waiting_end_and_accept) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL), *c = reg("carol", NULL);
+	char *first = start_call(c, "bob", FALSE);
+	expect(b, "incoming_call");
+	g_assert_cmpint(call_req(b, "accept", first, sdp("answer", FALSE)), ==, 0);
+	calls_call_media_up(b);
+	calls_call_media_up(c);
+	char *second = start_call(a, "bob", TRUE);
+	rec_entry *w = expect(b, "incoming_call");
+	g_assert_true(json_is_true(json_object_get(w->body, "waiting")));
+	g_assert_null(w->jsep);
+	expect(a, "ringing");
+	/* accepting while still in the first call is refused */
+	g_assert_cmpint(call_req(b, "accept", second, sdp("answer", TRUE)), ==, 409);
+	/* end the first call: the second rings again, with its offer, once the
+	 * old PeerConnection is down */
+	g_assert_cmpint(call_req(b, "hangup", first, NULL), ==, 0);
+	expect_ended(c, "hangup");
+	g_assert_null(rec_take(b, "incoming_call"));
+	calls_call_media_down(b);
+	calls_out_flush();
+	rec_entry *again = expect(b, "incoming_call");
+	g_assert_nonnull(again->jsep);
+	g_assert_cmpstr(json_string_value(json_object_get(again->body, "call_id")), ==, second);
+	g_assert_null(json_object_get(again->body, "waiting"));
+	g_assert_cmpint(call_req(b, "accept", second, sdp("answer", TRUE)), ==, 0);
+	expect(a, "accepted");
+	g_free(first);
+	g_free(second);
+}
+
+TEST(test_release_without_hangup_media) {
+	/* If Janus never reports the old PeerConnection down, the waiting call
+	 * is offered anyway after a while. */
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL), *c = reg("carol", NULL);
+	char *first = start_call(c, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "accept", first, sdp("answer", FALSE)), ==, 0);
+	char *second = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "hangup", first, NULL), ==, 0);
+	g_assert_nonnull(rec_take(b, "incoming_call"));     /* the first call */
+	rec_entry *w = expect(b, "incoming_call");
+	g_assert_true(json_is_true(json_object_get(w->body, "waiting")));
+	advance(2);
+	g_assert_null(rec_take(b, "incoming_call"));
+	advance(1);
+	rec_entry *again = expect(b, "incoming_call");
+	g_assert_nonnull(again->jsep);
+	g_free(first);
+	g_free(second);
+}
+
+TEST(test_late_registration) {
+	calls_device *a = reg("alice", NULL);
+	calls_device *b1 = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	expect(a, "ringing");
+	calls_device *b2 = reg("bob", "phone");
+	rec_entry *e = expect(b2, "incoming_call");
+	g_assert_nonnull(e->jsep);
+	/* ringing is said once */
+	g_assert_null(rec_take(a, "ringing"));
+	g_assert_cmpint(call_req(b2, "accept", id, sdp("answer", FALSE)), ==, 0);
+	expect(b1, "incoming_call");
+	expect_ended(b1, "answered_elsewhere");
+	g_free(id);
+}
+
+TEST(test_ringing_waits_for_a_device) {
+	/* A callee whose only device is gone while ringing keeps ringing; a
+	 * device registering later still gets the call. */
+	calls_device *a = reg("alice", NULL);
+	calls_device *b1 = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(req(b1, json_pack("{ss}", "request", "unregister"), NULL), ==, 0);
+	expect(b1, "unregistered");
+	g_assert_null(rec_take(a, "ended"));
+	calls_device *b2 = reg("bob", NULL);
+	expect(b2, "incoming_call");
+	g_free(id);
+}
+
+TEST(test_ice_grace) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", TRUE);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", TRUE)), ==, 0);
+	calls_call_media_up(a);
+	calls_call_media_up(b);
+	/* down and back within the grace: nothing happens */
+	calls_call_media_down(b);
+	advance(4);
+	calls_call_media_up(b);
+	advance(10);
+	g_assert_null(rec_take(a, "ended"));
+	/* down for longer than the grace: failed for both */
+	calls_call_media_down(a);
+	advance(4);
+	g_assert_null(rec_take(b, "ended"));
+	advance(1);
+	expect_ended(b, "failed");
+	expect_ended(a, "failed");
+	g_free(id);
+}
+
+TEST(test_vanish_mid_call) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 0);
+	calls_identity_drop(b, NULL, "failed");
+	calls_out_flush();
+	expect_ended(a, "failed");
+	g_assert_false(calls_relay_linked(a));
+	g_free(id);
+	/* a caller that vanishes while ringing cancels */
+	calls_device *c = reg("carol", NULL);
+	id = start_call(c, "alice", FALSE);
+	calls_identity_drop(c, NULL, "failed");
+	calls_out_flush();
+	expect_ended(a, "cancelled");
+	g_free(id);
+}
+
+TEST(test_replace_device) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", "phone");
+	char *id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 0);
+	calls_device *b2 = reg("bob", "phone");
+	rec_entry *u = expect(b, "unregistered");
+	g_assert_cmpstr(json_string_value(json_object_get(u->body, "reason")), ==, "replaced");
+	expect_ended(a, "hangup");
+	g_assert_null(b->user);
+	g_assert_nonnull(b2->user);
+	g_assert_cmpuint(calls_registry_device_count(), ==, 2);
+	g_free(id);
+}
+
+TEST(test_errors) {
+	calls_device *x = dev_new();
+	g_assert_cmpint(req(x, json_pack("{ssss}", "request", "call", "to", "bob"), sdp("offer", FALSE)), ==, 401);
+	/* shape is checked before registration */
+	g_assert_cmpint(req(x, json_pack("{ss}", "request", "call"), NULL), ==, 400);
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL), *e = reg("eve", NULL);
+	g_assert_cmpint(req(a, json_pack("{ssss}", "request", "register", "user", "alice"), NULL), ==, 409);
+	g_assert_cmpint(req(a, json_pack("{ssss}", "request", "call", "to", "alice"), sdp("offer", FALSE)), ==, 400);
+	g_assert_cmpint(req(a, json_pack("{ssss}", "request", "call", "to", "bob"), NULL), ==, 409);
+	g_assert_cmpint(req(a, json_pack("{ssss}", "request", "call", "to", "bob"), sdp("answer", FALSE)), ==, 409);
+	g_assert_cmpint(call_req(a, "hangup", "0f8fad5b-d9cb-469f-a165-70867728950e", NULL), ==, 404);
+	char *id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(req(a, json_pack("{ssss}", "request", "call", "to", "eve"), sdp("offer", FALSE)), ==, 409);
+	g_assert_cmpint(call_req(e, "accept", id, sdp("answer", FALSE)), ==, 403);
+	g_assert_cmpint(call_req(e, "hangup", id, NULL), ==, 403);
+	g_assert_cmpint(call_req(e, "call_info", id, NULL), ==, 403);
+	g_assert_cmpint(call_req(a, "accept", id, sdp("answer", FALSE)), ==, 409);
+	g_assert_cmpint(call_req(a, "decline", id, NULL), ==, 409);
+	g_assert_cmpint(call_req(b, "accept", id, NULL), ==, 409);
+	g_assert_cmpint(call_req(b, "hangup", id, sdp("offer", FALSE)), ==, 409);
+	g_assert_cmpint(call_req(b, "update", id, sdp("offer", FALSE)), ==, 409);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 0);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 409);
+	g_assert_cmpint(call_req(b, "decline", id, NULL), ==, 409);
+	/* rate limited requests change nothing */
+	calls_error err = {0};
+	json_t *body = json_pack("{ssss}", "request", "hangup", "call_id", id);
+	g_assert_cmpint(calls_dispatch(a, "tx", body, NULL, TRUE, &err), ==, 429);
+	json_decref(body);
+	g_assert_cmpint(call_req(a, "call_info", id, NULL), ==, 0);
+	g_assert_cmpstr(json_string_value(json_object_get(expect(a, "call_info")->body, "state")), ==, "active");
+	g_free(id);
+}
+
+TEST(test_update_and_media) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 0);
+	g_assert_cmpint(call_req(a, "update", id, sdp("offer", TRUE)), ==, 0);
+	expect(a, "updated");
+	rec_entry *u = expect(b, "update");
+	g_assert_cmpstr(json_string_value(json_object_get(u->jsep, "type")), ==, "offer");
+	guint plis = count_kind("pli", a);
+	g_assert_cmpint(call_req(b, "update", id, sdp("answer", TRUE)), ==, 0);
+	expect(b, "updated");
+	rec_entry *back = expect(a, "update");
+	g_assert_cmpstr(json_string_value(json_object_get(back->jsep, "type")), ==, "answer");
+	g_assert_cmpuint(count_kind("pli", a), >, plis);
+	g_assert_cmpint(req(b, json_pack("{sssssbsb}", "request", "media", "call_id", id, "audio", FALSE, "video", TRUE), NULL), ==, 0);
+	rec_entry *ms = expect(b, "media_set");
+	g_assert_false(json_is_true(json_object_get(ms->body, "audio")));
+	rec_entry *st = expect(a, "media_state");
+	g_assert_cmpstr(json_string_value(json_object_get(st->body, "user")), ==, "bob");
+	g_assert_false(json_is_true(json_object_get(st->body, "audio")));
+	g_assert_true(json_is_true(json_object_get(st->body, "video")));
+	g_assert_cmpint(call_req(a, "call_info", id, NULL), ==, 0);
+	rec_entry *info = expect(a, "call_info");
+	g_assert_true(json_is_true(json_object_get(info->body, "video")));
+	g_free(id);
+}
+
+TEST(test_admin_end_and_kick) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 0);
+	g_assert_cmpuint(calls_call_active_count(), ==, 1);
+	g_assert_cmpuint(calls_call_participant_count(), ==, 2);
+	json_t *list = calls_call_list();
+	g_assert_cmpuint(json_array_size(list), ==, 1);
+	g_assert_cmpstr(json_string_value(json_object_get(json_array_get(list, 0), "state")), ==, "active");
+	json_decref(list);
+	calls_error err = {0};
+	g_assert_cmpint(calls_call_end_by_admin(id, &err), ==, 0);
+	calls_out_flush();
+	expect_ended(a, "kicked");
+	expect_ended(b, "kicked");
+	g_assert_cmpint(calls_call_end_by_admin(id, &err), ==, 404);
+	g_assert_cmpuint(calls_call_active_count(), ==, 0);
+	g_free(id);
+	id = start_call(a, "bob", FALSE);
+	calls_identity_drop(b, "kicked", "kicked");
+	calls_out_flush();
+	rec_entry *u = expect(b, "unregistered");
+	g_assert_cmpstr(json_string_value(json_object_get(u->body, "reason")), ==, "kicked");
+	g_assert_cmpuint(calls_registry_user_count(), ==, 1);
+	g_free(id);
+}
+
+TEST(test_shutdown) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	calls_call_end_all("server_shutdown");
+	calls_out_flush();
+	expect_ended(a, "server_shutdown");
+	expect_ended(b, "server_shutdown");
+	g_free(id);
+}
+
+TEST(test_events) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 0);
+	g_assert_cmpint(call_req(a, "hangup", id, NULL), ==, 0);
+	const char *want[] = {"registered", "registered", "call_started", "call_answered", "call_ended"};
+	guint w = 0;
+	for(guint i = 0; i < rec_count() && w < G_N_ELEMENTS(want); i++) {
+		rec_entry *e = rec_get(i);
+		if(!strcmp(e->kind, "notify") && !strcmp(json_string_value(json_object_get(e->body, "event")), want[w]))
+			w++;
+	}
+	g_assert_cmpuint(w, ==, G_N_ELEMENTS(want));
+	/* events = false: none */
+	rec_reset();
+	cfg.events = FALSE;
+	id = (g_free(id), start_call(a, "bob", FALSE));
+	for(guint i = 0; i < rec_count(); i++)
+		g_assert_cmpstr(rec_get(i)->kind, !=, "notify");
+	g_free(id);
+}
+
+int main(int argc, char **argv) {
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/call/ring-every-device-and-answer", test_ring_every_device_and_answer);
+	g_test_add_func("/call/decline-and-busy", test_decline_and_busy);
+	g_test_add_func("/call/cancel", test_cancel);
+	g_test_add_func("/call/ring-timeout", test_ring_timeout);
+	g_test_add_func("/call/unavailable-and-busy", test_unavailable_and_busy);
+	g_test_add_func("/call/call-waiting-end-and-accept", test_call_waiting_end_and_accept);
+	g_test_add_func("/call/release-without-hangup-media", test_release_without_hangup_media);
+	g_test_add_func("/call/late-registration", test_late_registration);
+	g_test_add_func("/call/ringing-waits-for-a-device", test_ringing_waits_for_a_device);
+	g_test_add_func("/call/ice-grace", test_ice_grace);
+	g_test_add_func("/call/vanish-mid-call", test_vanish_mid_call);
+	g_test_add_func("/call/replace-device", test_replace_device);
+	g_test_add_func("/call/errors", test_errors);
+	g_test_add_func("/call/update-and-media", test_update_and_media);
+	g_test_add_func("/call/admin-end-and-kick", test_admin_end_and_kick);
+	g_test_add_func("/call/shutdown", test_shutdown);
+	g_test_add_func("/call/events", test_events);
+	return g_test_run();
+}
