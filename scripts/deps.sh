@@ -1,0 +1,43 @@
+#!/bin/sh
+# Installs what janus-calls needs from Debian 12's packages, and nothing that
+# is already there. Usage: scripts/deps.sh build|run|test
+#   build: compiler, autotools, Janus headers and the libraries we link
+#   run:   build + Janus, the browser-side libraries, a static web server
+#   test:  run + WebRTC peers (aiortc), pytest, Chromium, Node.js, iproute2
+set -eu
+set_name=${1:-test}
+
+build="build-essential autoconf automake libtool pkg-config janus janus-dev \
+libglib2.0-dev libjansson-dev libcurl4-openssl-dev libpq-dev libssl-dev"
+run="$build python3 libjs-janus-gateway libjs-webrtc-adapter"
+test="$run python3-aiortc python3-websockets python3-pytest chromium iproute2 procps"
+
+case "$set_name" in
+	build) want=$build ;;
+	run) want=$run ;;
+	test) want=$test ;;
+	*) echo "usage: $0 build|run|test" >&2; exit 2 ;;
+esac
+
+# Node.js for the browser test: any packaged one will do (Debian's, or one
+# the machine already has); npm comes with it or as its own package.
+if [ "$set_name" = test ]; then
+	command -v node >/dev/null 2>&1 || want="$want nodejs"
+	command -v npm >/dev/null 2>&1 || want="$want npm"
+fi
+
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+echo "Installing:$missing"
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+# Debian starts its own Janus service on install; ours runs on other ports,
+# but there is no reason to leave a second one running that nobody asked for.
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+if [ -d /run/systemd/system ] && echo "$missing" | grep -qw janus; then
+	$sudo systemctl disable --now janus.service >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Every test of janus-calls, from a clean clone: installs what is missing,
+# builds, runs the unit tests, the integration tests (a private Janus with the
+# plugin, real WebRTC peers in a private network namespace) and the browser
+# test of the web client (make check), then make distcheck.
+# Needs root (or sudo) for apt-get and network namespaces.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -E"; fi
+
+start=$(date +%s)
+"$top/scripts/deps.sh" test
+"$top/scripts/build.sh"
+
+status=0
+$sudo make check >"$top/.check.out" 2>&1 || status=$?
+cat "$top/.check.out"
+if [ $status -ne 0 ]; then
+	# Show what failed, not only that something did.
+	for log in tests/unit/*.log tests/integration/*.log tests/browser/*.log; do
+		[ -f "$log" ] || continue
+		case "$log" in *test-suite.log) continue ;; esac
+		if grep -qE '^(FAIL|ERROR|XPASS)' "${log%.log}.trs" 2>/dev/null || grep -q ':test-result: \(FAIL\|ERROR\)' "${log%.log}.trs" 2>/dev/null; then
+			echo "===== $log (last 80 lines)"
+			tail -n 80 "$log"
+		fi
+	done
+fi
+count() { sed -n "s/^# $1: *\([0-9]*\).*/\1/p" "$top/.check.out" | tail -n 1; }
+pass=$(count PASS); fail=$(count FAIL); err=$(count ERROR); xpass=$(count XPASS); skip=$(count SKIP)
+failed=$(( ${fail:-0} + ${err:-0} + ${xpass:-0} ))
+# Here everything a test needs has been installed: a skipped test is one
+# that did not run, and that is a failure of this command.
+if [ "${skip:-0}" -ne 0 ]; then
+	echo "make check skipped ${skip} test(s): see the logs above" >&2
+	status=1
+fi
+
+if [ $status -eq 0 ]; then
+	make distcheck >"$top/.distcheck.out" 2>&1 || { tail -n 60 "$top/.distcheck.out"; status=1; }
+	[ $status -eq 0 ] && echo "make distcheck: ok"
+fi
+rm -f "$top/.check.out" "$top/.distcheck.out"
+echo "test command took $(( $(date +%s) - start ))s"
+echo "${pass:-0} passed, ${failed} failed, ${skip:-0} skipped"
+[ $status -eq 0 ] && [ "$failed" -eq 0 ]
