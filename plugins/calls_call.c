@@ -60,8 +60,20 @@ void calls_call_init(const calls_config *cfg, calls_clock mono, calls_clock real
 }
 
 void calls_call_clear(void) {
-	if(calls != NULL)
+	if(calls != NULL) {
+		/* Linked relay slots reference each other: break the cycles. */
+		GHashTableIter it;
+		gpointer value;
+		g_hash_table_iter_init(&it, calls);
+		while(g_hash_table_iter_next(&it, NULL, &value)) {
+			calls_call *c = value;
+			if(c->caller)
+				calls_relay_unlink(c->caller);
+			if(c->callee)
+				calls_relay_unlink(c->callee);
+		}
 		g_hash_table_destroy(calls);
+	}
 	calls = NULL;
 	g_list_free_full(releasing, (GDestroyNotify)calls_device_unref);
 	releasing = NULL;

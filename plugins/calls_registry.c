@@ -58,7 +58,8 @@ gboolean calls_device_rate_ok(calls_device *d, int limit, gint64 now) {
 static void user_free(calls_user *u) {
 	g_free(u->id);
 	g_free(u->display);
-	g_list_free(u->devices);
+	/* Only non-empty when the whole registry is cleared: drop its references. */
+	g_list_free_full(u->devices, (GDestroyNotify)calls_device_unref);
 	g_free(u);
 }
 
