@@ -1,0 +1,108 @@
+/*
+ * fuzz_request.c - libFuzzer target for everything a client sends.
+ *
+ * The input is a script: one request per line, "<device 0-3> <json body>",
+ * optionally followed by " | <json jsep>". It goes through the same
+ * dispatcher as the plugin, against the real call state machine, with the
+ * clock advanced a little per line and timers fired, so that sequences of
+ * requests (not only single bodies) are explored. "$CALL" in a line stands
+ * for the newest call id, which a fuzzer could not guess.
+ */
+#include <string.h>
+
+#include "calls_call.h"
+#include "calls_dispatch.h"
+#include "calls_identity.h"
+#include "calls_out.h"
+#include "recorder.h"
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+
+static gint64 clock_us;
+static gint64 fake_clock(void) { return clock_us; }
+
+static char *newest_call(void) {
+	char *id = NULL;
+	for(guint i = rec_count(); i > 0 && id == NULL; i--) {
+		rec_entry *e = rec_get(i - 1);
+		const char *c = e->body ? json_string_value(json_object_get(e->body, "call_id")) : NULL;
+		if(c != NULL)
+			id = g_strdup(c);
+	}
+	return id;
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
+	static calls_config cfg;
+	calls_config_defaults(&cfg);
+	cfg.auth_none = TRUE;
+	cfg.ring_timeout = 5;
+	cfg.ice_grace = 2;
+	cfg.max_message_bytes = 4096;
+	clock_us = 1000000;
+	rec_install();
+	rec_reset();
+	calls_registry_init();
+	calls_call_init(&cfg, fake_clock, fake_clock);
+	calls_identity_init(&cfg);
+	calls_dispatch_init(&cfg);
+	calls_device *devs[4];
+	for(int i = 0; i < 4; i++)
+		devs[i] = calls_device_new(NULL);
+
+	char *text = g_strndup((const char *)data, size);
+	char **lines = g_strsplit(text, "\n", 64);
+	for(char **l = lines; *l != NULL; l++) {
+		char *line = *l;
+		if(line[0] < '0' || line[0] > '3' || line[1] != ' ')
+			continue;
+		calls_device *d = devs[line[0] - '0'];
+		char *call = newest_call();
+		char *expanded = line + 2;
+		char *owned = NULL;
+		if(call != NULL && strstr(expanded, "$CALL") != NULL) {
+			char **parts = g_strsplit(expanded, "$CALL", -1);
+			owned = g_strjoinv(call, parts);
+			g_strfreev(parts);
+			expanded = owned;
+		}
+		char *bar = strstr(expanded, " | ");
+		json_t *jsep = NULL;
+		if(bar != NULL) {
+			*bar = '\0';
+			jsep = json_loads(bar + 3, 0, NULL);
+		}
+		json_t *body = json_loads(expanded, JSON_DECODE_ANY, NULL);
+		if(body != NULL) {
+			calls_error err = {0};
+			if(calls_dispatch(d, "t", body, jsep, FALSE, &err) != 0)
+				calls_out_reply(d, "t", calls_dispatch_error_body(body, &err), NULL);
+			json_decref(body);
+		}
+		if(jsep != NULL)
+			json_decref(jsep);
+		/* Media coming and going, and time passing, are events too. */
+		if(line[2] == 'u')
+			calls_call_media_up(d);
+		else if(line[2] == 'd')
+			calls_call_media_down(d);
+		clock_us += 700000;
+		calls_call_tick();
+		calls_out_flush();
+		g_free(call);
+		g_free(owned);
+	}
+	g_strfreev(lines);
+	g_free(text);
+	for(int i = 0; i < 4; i++) {
+		calls_identity_drop(devs[i], NULL, "failed");
+		calls_out_flush();
+	}
+	calls_call_clear();
+	calls_registry_clear();
+	for(int i = 0; i < 4; i++)
+		calls_device_unref(devs[i]);
+	rec_reset();
+	calls_config_clear(&cfg);
+	return 0;
+}
