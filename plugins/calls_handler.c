@@ -113,6 +113,13 @@ static void handle_message(item *it) {
 		name ? name : "(no request)", d->user ? d->user->id : "-", d->device_id ? d->device_id : "-",
 		call_id ? " call " : "", call_id ? call_id : "", err.code, err.text);
 	calls_out_reply(d, it->transaction, calls_dispatch_error_body(it->body, &err), NULL);
+	/* Janus's core took the refused request's offer before we saw it. If it
+	 * was a first offer, the handle now holds a half-made PeerConnection
+	 * that would refuse the next one: close it, so that refusing changes
+	 * nothing the client can notice but the error. */
+	const char *type = json_string_value(json_object_get(it->jsep, "type"));
+	if(type != NULL && !strcmp(type, "offer") && !d->media_claimed)
+		calls_out_close_pc(d);
 }
 
 static void handle_kick(const char *user_id) {
@@ -120,7 +127,7 @@ static void handle_kick(const char *user_id) {
 	while(u != NULL && u->devices != NULL) {
 		calls_device *d = u->devices->data;
 		gboolean last = (u->devices->next == NULL);
-		calls_identity_drop(d, "kicked", "kicked");
+		calls_identity_drop(d, "kicked", TRUE, "kicked");
 		if(last)
 			break;
 	}
@@ -139,7 +146,7 @@ static gboolean handle(item *it) {
 			calls_call_media_down(it->device);
 			break;
 		case ITEM_DETACH:
-			calls_identity_drop(it->device, NULL, "failed");
+			calls_identity_drop(it->device, "gone", FALSE, "failed");
 			break;
 		case ITEM_END_CALL:
 			calls_call_end_by_admin(it->arg, &err);

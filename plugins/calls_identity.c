@@ -21,14 +21,14 @@ static void notify(calls_device *d, json_t *info) {
 		json_decref(info);
 }
 
-void calls_identity_drop(calls_device *d, const char *tell, const char *others) {
+void calls_identity_drop(calls_device *d, const char *reason, gboolean tell, const char *others) {
 	if(d->user == NULL)
 		return;
 	calls_call_device_leaving(d, others);
-	if(tell != NULL)
-		calls_out_event(d, json_pack("{ssss}", "calls", "unregistered", "reason", tell), NULL);
+	if(tell)
+		calls_out_event(d, json_pack("{ssss}", "calls", "unregistered", "reason", reason), NULL);
 	notify(d, json_pack("{ssssssss}", "event", "unregistered", "user", d->user->id,
-		"device", d->device_id, "reason", tell ? tell : "gone"));
+		"device", d->device_id, "reason", reason));
 	calls_registry_remove(d);
 }
 
@@ -77,6 +77,6 @@ int calls_identity_register(calls_device *d, const char *transaction, json_t *bo
 int calls_identity_unregister_request(calls_device *d, const char *transaction, calls_error *err) {
 	(void)err;
 	calls_out_reply(d, transaction, json_pack("{ssss}", "calls", "unregistered", "reason", "requested"), NULL);
-	calls_identity_drop(d, NULL, "hangup");
+	calls_identity_drop(d, "requested", FALSE, "hangup");
 	return 0;
 }

@@ -20,9 +20,9 @@ void calls_identity_init(const calls_config *cfg);
 int calls_identity_register(calls_device *d, const char *transaction, json_t *body, calls_error *err);
 int calls_identity_unregister_request(calls_device *d, const char *transaction, calls_error *err);
 
-/* Takes d out of the registry and its calls. tell: the reason d itself is
- * sent in `unregistered` (NULL: nothing is sent); others: the reason the
- * other side of its call hears. */
-void calls_identity_drop(calls_device *d, const char *tell, const char *others);
+/* Takes d out of the registry and its calls. reason: why (in the event to
+ * event handlers, and in `unregistered` to d itself when tell); others: the
+ * reason the other side of its call hears. */
+void calls_identity_drop(calls_device *d, const char *reason, gboolean tell, const char *others);
 
 #endif

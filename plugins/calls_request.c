@@ -17,10 +17,10 @@ typedef struct field_rule {
 } field_rule;
 
 #define REQ JANUS_JSON_PARAM_REQUIRED
-#define NONEMPTY JANUS_JSON_PARAM_NONEMPTY
 
 static const field_rule register_jwt[] = {
-	{{"token", JSON_STRING, REQ | NONEMPTY}, FIELD_PLAIN},
+	/* An empty token is a bad token (401), not a malformed request. */
+	{{"token", JSON_STRING, REQ}, FIELD_PLAIN},
 	{{"device", JSON_STRING, 0}, FIELD_DEVICE},
 };
 static const field_rule register_none[] = {

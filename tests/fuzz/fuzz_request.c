@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
 	g_strfreev(lines);
 	g_free(text);
 	for(int i = 0; i < 4; i++) {
-		calls_identity_drop(devs[i], NULL, "failed");
+		calls_identity_drop(devs[i], "gone", FALSE, "failed");
 		calls_out_flush();
 	}
 	calls_call_clear();

@@ -365,7 +365,7 @@ TEST(test_vanish_mid_call) {
 	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
 	char *id = start_call(a, "bob", FALSE);
 	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 0);
-	calls_identity_drop(b, NULL, "failed");
+	calls_identity_drop(b, "gone", FALSE, "failed");
 	calls_out_flush();
 	expect_ended(a, "failed");
 	g_assert_false(calls_relay_linked(a));
@@ -373,7 +373,7 @@ TEST(test_vanish_mid_call) {
 	/* a caller that vanishes while ringing cancels */
 	calls_device *c = reg("carol", NULL);
 	id = start_call(c, "alice", FALSE);
-	calls_identity_drop(c, NULL, "failed");
+	calls_identity_drop(c, "gone", FALSE, "failed");
 	calls_out_flush();
 	expect_ended(a, "cancelled");
 	g_free(id);
@@ -473,7 +473,7 @@ TEST(test_admin_end_and_kick) {
 	g_assert_cmpuint(calls_call_active_count(), ==, 0);
 	g_free(id);
 	id = start_call(a, "bob", FALSE);
-	calls_identity_drop(b, "kicked", "kicked");
+	calls_identity_drop(b, "kicked", TRUE, "kicked");
 	calls_out_flush();
 	rec_entry *u = expect(b, "unregistered");
 	g_assert_cmpstr(json_string_value(json_object_get(u->body, "reason")), ==, "kicked");
