@@ -5,9 +5,10 @@
  * JSEP offer of at most one call: the call it is in, or one ringing call
  * (device->offered). Any other call rings it with `waiting: true` and no JSEP.
  * When the device is free again and Janus has torn its old PeerConnection
- * down (hangup_media, or after RELEASE_WAIT if that never comes), the oldest
- * call still ringing it with `waiting` is offered again, with its JSEP; this
- * is what makes end-and-accept work.
+ * down (hangup_media plus SETTLE_WAIT, or RELEASE_WAIT if hangup_media never
+ * comes), the oldest call still ringing it is offered, with its JSEP; this is
+ * what makes end-and-accept work. A call that starts while a device's last
+ * PeerConnection is closing rings it the same way, after that short wait.
  *
  * Who hears what when a call ends is decided in one place, end_call(): the
  * device that caused the end (the one that hung up or declined) gets only its
@@ -25,6 +26,10 @@
 #define FORGET_AFTER (3600 * (gint64)G_USEC_PER_SEC)
 /* How long to wait for Janus to report a closed PeerConnection. */
 #define RELEASE_WAIT (3 * (gint64)G_USEC_PER_SEC)
+/* After it did, how long until the handle takes a new offer. */
+#define SETTLE_WAIT (250 * (gint64)G_TIME_SPAN_MILLISECOND)
+/* How long before pushing an offer again that Janus refused. */
+#define RETRY_WAIT (200 * (gint64)G_TIME_SPAN_MILLISECOND)
 
 static const calls_config *config;
 static calls_clock mono_now, real_now;
@@ -133,8 +138,15 @@ static void send_incoming(calls_device *d, calls_call *c, gboolean with_offer) {
 
 /* ---- devices and their PeerConnections ---- */
 
+/* In a call, or holding a ringing call's offer: other calls can only wait. */
+static gboolean busy(calls_device *d) {
+	return d->call != NULL || d->offered != NULL;
+}
+
+/* Free to be offered a call: not busy, and Janus is done with its last
+ * PeerConnection (see settle()). */
 static gboolean media_free(calls_device *d) {
-	return d->call == NULL && d->offered == NULL && !d->media_claimed;
+	return !busy(d) && !d->media_claimed && d->release_deadline == 0;
 }
 
 static calls_ring *find_ring(calls_call *c, calls_device *d) {
@@ -146,17 +158,30 @@ static calls_ring *find_ring(calls_call *c, calls_device *d) {
 	return NULL;
 }
 
-/* d no longer needs the PeerConnection it negotiated: have Janus close it and
- * remember to offer waiting calls once it is down. */
-static void release_media(calls_device *d) {
-	if(!d->media_claimed)
-		return;
-	calls_out_close_pc(d);
+/* Makes the tick look at d again at deadline. */
+static void wake_at(calls_device *d, gint64 deadline) {
 	if(d->release_deadline == 0) {
 		calls_device_ref(d);
 		releasing = g_list_prepend(releasing, d);
 	}
-	d->release_deadline = mono_now() + RELEASE_WAIT;
+	d->release_deadline = deadline;
+}
+
+/* d no longer needs the PeerConnection it negotiated: have Janus close it.
+ * hangup_media will say when it is down; if it never does, we stop waiting
+ * after RELEASE_WAIT. */
+static void release_media(calls_device *d) {
+	if(!d->media_claimed)
+		return;
+	calls_out_close_pc(d);
+	wake_at(d, mono_now() + RELEASE_WAIT);
+}
+
+/* Janus reported d's PeerConnection down. Its core frees the ICE agent a
+ * moment later, and an offer pushed before that fails: wait SETTLE_WAIT. */
+static void settle(calls_device *d, gint64 wait) {
+	d->media_claimed = FALSE;
+	wake_at(d, mono_now() + wait);
 }
 
 static void media_released(calls_device *d) {
@@ -171,14 +196,24 @@ static void media_released(calls_device *d) {
 	}
 }
 
+/* The caller hears "ringing" once, when the first device is told. */
+static void told(calls_call *c, calls_ring *r) {
+	r->told = TRUE;
+	if(!c->ringing_sent && c->caller != NULL) {
+		c->ringing_sent = TRUE;
+		calls_out_event(c->caller, body_new("ringing", c), NULL);
+	}
+}
+
 static void ring_with_offer(calls_call *c, calls_ring *r) {
 	r->offered = TRUE;
 	r->device->offered = c;
 	r->device->media_claimed = TRUE;
 	send_incoming(r->device, c, TRUE);
+	told(c, r);
 }
 
-/* d is free: the oldest call still ringing it without JSEP gets offered. */
+/* d is free: the oldest call still ringing it without its offer gets it. */
 static void offer_waiting(calls_device *d) {
 	if(!media_free(d) || d->user == NULL)
 		return;
@@ -213,23 +248,24 @@ static void drop_ring(calls_call *c, calls_ring *r) {
 	g_free(r);
 }
 
-/* Rings d for c. FALSE if d can take neither the offer nor a waiting call. */
+/* Rings d for c: with the offer when d is free; as a waiting call when it is
+ * busy; and when its last PeerConnection is still closing, not yet (the
+ * offer follows as soon as it is down, see offer_waiting). FALSE if d can
+ * take the call in none of these ways. */
 static gboolean ring_device(calls_call *c, calls_device *d) {
 	if(find_ring(c, d) != NULL || d == c->caller)
 		return TRUE;
-	if(!media_free(d) && !config->call_waiting)
+	if(busy(d) && !config->call_waiting)
 		return FALSE;
 	calls_ring *r = g_new0(calls_ring, 1);
 	calls_device_ref(d);
 	r->device = d;
 	c->rings = g_list_append(c->rings, r);
-	if(media_free(d))
-		ring_with_offer(c, r);
-	else
+	if(busy(d)) {
 		send_incoming(d, c, FALSE);
-	if(!c->ringing_sent && c->caller != NULL) {
-		c->ringing_sent = TRUE;
-		calls_out_event(c->caller, body_new("ringing", c), NULL);
+		told(c, r);
+	} else if(media_free(d)) {
+		ring_with_offer(c, r);
 	}
 	return TRUE;
 }
@@ -258,7 +294,7 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 	GList *freed = NULL;
 	while(c->rings != NULL) {
 		calls_ring *r = c->rings->data;
-		if(r->device != by && ring_reason != NULL)
+		if(r->device != by && ring_reason != NULL && r->told)
 			send_ended(r->device, c, ring_reason);
 		calls_device_ref(r->device);
 		freed = g_list_prepend(freed, r->device);
@@ -393,12 +429,17 @@ static int do_accept(calls_device *d, const char *transaction, json_t *body, jso
 	d->audio = TRUE;
 	d->video = c->video;
 	reply(d, transaction, "accepted", c);
-	calls_out_event(c->caller, body_new("accepted", c), jsep);
+	/* The caller typed a user id; now it also learns whom it reached. */
+	json_t *acc = body_new("accepted", c);
+	json_object_set_new(acc, "user", json_string(d->user->id));
+	json_object_set_new(acc, "display", json_string(d->user->display));
+	calls_out_event(c->caller, acc, jsep);
 	while(c->rings != NULL) {
 		calls_ring *other = c->rings->data;
 		calls_device *od = other->device;
 		calls_device_ref(od);
-		send_ended(od, c, "answered_elsewhere");
+		if(other->told)
+			send_ended(od, c, "answered_elsewhere");
 		drop_ring(c, other);
 		offer_waiting(od);
 		calls_device_unref(od);
@@ -620,8 +661,20 @@ void calls_call_media_down(calls_device *d) {
 		}
 		return;
 	}
-	media_released(d);
-	offer_waiting(d);
+	settle(d, SETTLE_WAIT);
+}
+
+void calls_call_offer_failed(calls_device *d, const char *call_id) {
+	calls_call *c = calls_call_find(call_id);
+	calls_ring *r = (c != NULL && c->state == CALLS_CALL_RINGING) ? find_ring(c, d) : NULL;
+	if(r == NULL || !r->offered)
+		return;
+	/* Janus could not take the offer on this handle (its last
+	 * PeerConnection was not gone yet): try again shortly. */
+	r->offered = FALSE;
+	if(d->offered == c)
+		d->offered = NULL;
+	settle(d, RETRY_WAIT);
 }
 
 /* ---- timers ---- */

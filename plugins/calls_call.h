@@ -27,6 +27,7 @@ typedef enum calls_call_state {
 typedef struct calls_ring {
 	calls_device *device;        /* reference held */
 	gboolean offered;            /* got incoming_call with the JSEP offer */
+	gboolean told;               /* got any incoming_call for this call */
 } calls_ring;
 
 typedef struct calls_call {
@@ -67,6 +68,9 @@ void calls_call_device_leaving(calls_device *d, const char *other_reason);
 /* d's PeerConnection came up / went down (setup_media / hangup_media). */
 void calls_call_media_up(calls_device *d);
 void calls_call_media_down(calls_device *d);
+
+/* Janus refused the offer of call_id pushed to d: it is pushed again later. */
+void calls_call_offer_failed(calls_device *d, const char *call_id);
 
 /* Fires due timers; returns the next deadline (monotonic) or 0 if none. */
 gint64 calls_call_tick(void);

@@ -160,6 +160,26 @@ static gboolean handle(item *it) {
 	return TRUE;
 }
 
+/* Offers Janus refused go back to the state machine, which pushes them
+ * again a little later (from a timer, so this does not spin). */
+static void retry_failed_offers(void) {
+	calls_device *d = NULL;
+	char *call_id = NULL;
+	gboolean any = FALSE;
+	while(calls_out_take_failed_offer(&d, &call_id)) {
+		if(!any)
+			calls_state_lock();
+		any = TRUE;
+		calls_call_offer_failed(d, call_id);
+		calls_device_unref(d);
+		g_free(call_id);
+	}
+	if(any) {
+		calls_state_unlock();
+		calls_out_flush();
+	}
+}
+
 static gpointer handler_thread(gpointer data) {
 	(void)data;
 	gboolean running = TRUE;
@@ -175,6 +195,7 @@ static gpointer handler_thread(gpointer data) {
 		next = calls_call_tick();
 		calls_state_unlock();
 		calls_out_flush();
+		retry_failed_offers();
 		if(it != NULL)
 			item_free(it);
 	}

@@ -1,6 +1,8 @@
 /*
  * calls_out.c - the ordered outbox of the handler thread (see calls_out.h).
  */
+#include <string.h>
+
 #include "calls_out.h"
 #include "calls_registry.h"
 
@@ -17,6 +19,7 @@ typedef struct out_item {
 static const calls_out_ops *out_ops;
 /* Only the handler thread queues and flushes, so no lock. */
 static GQueue outbox = G_QUEUE_INIT;
+static GQueue failed = G_QUEUE_INIT;      /* out_item* of refused offers */
 
 void calls_out_init(const calls_out_ops *ops) {
 	out_ops = ops;
@@ -54,22 +57,48 @@ void calls_out_notify(calls_device *d, json_t *info) {
 	enqueue(OUT_NOTIFY, d, NULL, info, NULL);
 }
 
+static gboolean offer_of_call(out_item *it) {
+	const char *what = json_string_value(json_object_get(it->body, "calls"));
+	const char *type = json_string_value(json_object_get(it->jsep, "type"));
+	return what != NULL && !strcmp(what, "incoming_call") && type != NULL && !strcmp(type, "offer");
+}
+
+static void item_free(out_item *it) {
+	if(it->device != NULL)
+		calls_device_unref(it->device);
+	g_free(it->transaction);
+	if(it->body != NULL)
+		json_decref(it->body);
+	if(it->jsep != NULL)
+		json_decref(it->jsep);
+	g_free(it);
+}
+
+gboolean calls_out_take_failed_offer(calls_device **d, char **call_id) {
+	out_item *it = g_queue_pop_head(&failed);
+	if(it == NULL)
+		return FALSE;
+	calls_device_ref(it->device);
+	*d = it->device;
+	*call_id = g_strdup(json_string_value(json_object_get(it->body, "call_id")));
+	item_free(it);
+	return TRUE;
+}
+
 void calls_out_flush(void) {
 	out_item *it;
 	while((it = g_queue_pop_head(&outbox)) != NULL) {
 		switch(it->kind) {
-			case OUT_PUSH: out_ops->push(it->device, it->transaction, it->body, it->jsep); break;
+			case OUT_PUSH:
+				if(out_ops->push(it->device, it->transaction, it->body, it->jsep) != 0 && offer_of_call(it)) {
+					g_queue_push_tail(&failed, it);
+					continue;
+				}
+				break;
 			case OUT_CLOSE_PC: out_ops->close_pc(it->device); break;
 			case OUT_PLI: out_ops->pli(it->device); break;
 			case OUT_NOTIFY: out_ops->notify(it->device, it->body); break;
 		}
-		if(it->device != NULL)
-			calls_device_unref(it->device);
-		g_free(it->transaction);
-		if(it->body != NULL)
-			json_decref(it->body);
-		if(it->jsep != NULL)
-			json_decref(it->jsep);
-		g_free(it);
+		item_free(it);
 	}
 }

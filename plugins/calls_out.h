@@ -20,8 +20,8 @@
 struct calls_device;
 
 typedef struct calls_out_ops {
-	/* transaction is NULL for notifications */
-	void (*push)(struct calls_device *d, const char *transaction, json_t *body, json_t *jsep);
+	/* transaction is NULL for notifications; returns 0 when Janus took it */
+	int (*push)(struct calls_device *d, const char *transaction, json_t *body, json_t *jsep);
 	void (*close_pc)(struct calls_device *d);
 	void (*pli)(struct calls_device *d);
 	/* d may be NULL for events that belong to no handle */
@@ -39,5 +39,10 @@ void calls_out_notify(struct calls_device *d, json_t *info);
 
 /* Deliver everything queued so far, in order. Handler thread only. */
 void calls_out_flush(void);
+
+/* An incoming_call offer that Janus refused during a flush: returns TRUE and
+ * hands over a reference to the device and the call id (g_free), or FALSE
+ * when there are no more. */
+gboolean calls_out_take_failed_offer(struct calls_device **d, char **call_id);
 
 #endif

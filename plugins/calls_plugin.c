@@ -92,13 +92,14 @@ static gboolean deliverable(calls_device *d) {
 	return d != NULL && !g_atomic_int_get(&d->destroyed) && !g_atomic_int_get(&d->handle->stopped);
 }
 
-static void out_push(calls_device *d, const char *transaction, json_t *body, json_t *jsep) {
+static int out_push(calls_device *d, const char *transaction, json_t *body, json_t *jsep) {
 	if(!deliverable(d))
-		return;
+		return 0;     /* gone: nobody to retry for */
 	int rc = gateway->push_event(d->handle, &calls_plugin, transaction, body, jsep);
 	if(rc != 0)
 		JANUS_LOG(LOG_WARN, "[calls] could not push %s to %s: %d\n",
 			json_string_value(json_object_get(body, "calls")), d->device_id ? d->device_id : "?", rc);
+	return rc;
 }
 
 static void out_close_pc(calls_device *d) {

@@ -19,7 +19,21 @@ static void add(const char *kind, calls_device *d, const char *transaction, json
 	g_ptr_array_add(entries, e);
 }
 
-static void r_push(calls_device *d, const char *t, json_t *b, json_t *j) { add("push", d, t, b, j); }
+static int fail_offers;
+
+void rec_fail_offers(int n) {
+	fail_offers = n;
+}
+
+static int r_push(calls_device *d, const char *t, json_t *b, json_t *j) {
+	if(j != NULL && fail_offers > 0) {
+		fail_offers--;
+		add("refused", d, t, b, j);
+		return -1;
+	}
+	add("push", d, t, b, j);
+	return 0;
+}
 static void r_close(calls_device *d) { add("close_pc", d, NULL, NULL, NULL); }
 static void r_pli(calls_device *d) { add("pli", d, NULL, NULL, NULL); }
 static void r_notify(calls_device *d, json_t *info) { add("notify", d, NULL, info, NULL); }
@@ -45,6 +59,7 @@ void rec_install(void) {
 
 void rec_reset(void) {
 	calls_out_flush();
+	fail_offers = 0;
 	g_ptr_array_set_size(entries, 0);
 	g_hash_table_remove_all(read_set);
 }

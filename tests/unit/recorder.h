@@ -10,7 +10,7 @@
 #include "calls_registry.h"
 
 typedef struct rec_entry {
-	const char *kind;          /* "push", "close_pc", "pli", "notify" */
+	const char *kind;          /* "push", "refused" (a push that failed), "close_pc", "pli", "notify" */
 	calls_device *device;      /* not referenced: compare only */
 	char *transaction;
 	json_t *body;
@@ -18,6 +18,9 @@ typedef struct rec_entry {
 } rec_entry;
 
 void rec_install(void);
+/* The next n pushes with a JSEP are refused (as Janus does while a handle's
+ * last PeerConnection is still being freed). */
+void rec_fail_offers(int n);
 void rec_reset(void);
 guint rec_count(void);
 rec_entry *rec_get(guint i);

@@ -16,10 +16,27 @@ static gint64 fake_mono(void) { return mono; }
 static gint64 fake_real(void) { return real; }
 static GPtrArray *devices;
 
-static void advance(int seconds) {
-	mono += (gint64)seconds * G_USEC_PER_SEC;
-	real += (gint64)seconds * G_USEC_PER_SEC;
+/* What the handler thread does after each flush: refused offers go back. */
+static void pump(void) {
+	calls_out_flush();
+	calls_device *d;
+	char *call_id;
+	while(calls_out_take_failed_offer(&d, &call_id)) {
+		calls_call_offer_failed(d, call_id);
+		calls_device_unref(d);
+		g_free(call_id);
+	}
+}
+
+static void advance_ms(int ms) {
+	mono += (gint64)ms * G_TIME_SPAN_MILLISECOND;
+	real += (gint64)ms * G_TIME_SPAN_MILLISECOND;
 	calls_call_tick();
+	pump();
+}
+
+static void advance(int seconds) {
+	advance_ms(seconds * 1000);
 }
 
 static void setup(gconstpointer data) {
@@ -67,7 +84,7 @@ static int req(calls_device *d, json_t *body, json_t *jsep) {
 	json_decref(body);
 	if(jsep)
 		json_decref(jsep);
-	calls_out_flush();
+	pump();
 	return rc;
 }
 
@@ -278,7 +295,10 @@ TEST(test_call_waiting_end_and_accept) {
 	expect_ended(c, "hangup");
 	g_assert_null(rec_take(b, "incoming_call"));
 	calls_call_media_down(b);
-	calls_out_flush();
+	/* Janus frees the ICE agent a moment after hangup_media */
+	advance_ms(200);
+	g_assert_null(rec_take(b, "incoming_call"));
+	advance_ms(50);
 	rec_entry *again = expect(b, "incoming_call");
 	g_assert_nonnull(again->jsep);
 	g_assert_cmpstr(json_string_value(json_object_get(again->body, "call_id")), ==, second);
@@ -307,6 +327,44 @@ TEST(test_release_without_hangup_media) {
 	g_assert_nonnull(again->jsep);
 	g_free(first);
 	g_free(second);
+}
+
+TEST(test_call_while_closing) {
+	/* A device whose last PeerConnection is still closing is not in a call:
+	 * it gets the new call with its offer once Janus is done, not as a
+	 * waiting call. */
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL), *c = reg("carol", NULL);
+	char *first = start_call(c, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "accept", first, sdp("answer", FALSE)), ==, 0);
+	g_assert_cmpint(call_req(c, "hangup", first, NULL), ==, 0);
+	expect_ended(b, "hangup");
+	char *second = start_call(a, "bob", FALSE);
+	g_assert_nonnull(rec_take(b, "incoming_call"));      /* the first call's */
+	g_assert_null(rec_take(b, "incoming_call"));
+	g_assert_null(rec_take(a, "ringing"));
+	calls_call_media_down(b);
+	advance_ms(250);
+	rec_entry *e = expect(b, "incoming_call");
+	g_assert_nonnull(e->jsep);
+	g_assert_null(json_object_get(e->body, "waiting"));
+	expect(a, "ringing");
+	g_free(first);
+	g_free(second);
+}
+
+TEST(test_refused_offer_is_pushed_again) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	rec_fail_offers(1);
+	char *id = start_call(a, "bob", FALSE);
+	g_assert_null(rec_take(b, "incoming_call"));
+	advance_ms(199);
+	g_assert_null(rec_take(b, "incoming_call"));
+	advance_ms(1);
+	rec_entry *e = expect(b, "incoming_call");
+	g_assert_nonnull(e->jsep);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 0);
+	expect(a, "accepted");
+	g_free(id);
 }
 
 TEST(test_late_registration) {
@@ -373,6 +431,9 @@ TEST(test_vanish_mid_call) {
 	/* a caller that vanishes while ringing cancels */
 	calls_device *c = reg("carol", NULL);
 	id = start_call(c, "alice", FALSE);
+	calls_call_media_down(a);
+	advance_ms(250);
+	expect(a, "incoming_call");
 	calls_identity_drop(c, "gone", FALSE, "failed");
 	calls_out_flush();
 	expect_ended(a, "cancelled");
@@ -522,6 +583,8 @@ int main(int argc, char **argv) {
 	g_test_add_func("/call/unavailable-and-busy", test_unavailable_and_busy);
 	g_test_add_func("/call/call-waiting-end-and-accept", test_call_waiting_end_and_accept);
 	g_test_add_func("/call/release-without-hangup-media", test_release_without_hangup_media);
+	g_test_add_func("/call/call-while-closing", test_call_while_closing);
+	g_test_add_func("/call/refused-offer-is-pushed-again", test_refused_offer_is_pushed_again);
 	g_test_add_func("/call/late-registration", test_late_registration);
 	g_test_add_func("/call/ringing-waits-for-a-device", test_ringing_waits_for_a_device);
 	g_test_add_func("/call/ice-grace", test_ice_grace);

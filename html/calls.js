@@ -1,0 +1,1392 @@
+/*
+ * janus-calls web client: one-to-one voice and video calls through janus.plugin.calls.
+ *
+ * Loaded after vendor/adapter.js, vendor/janus.js and config.js (window.CALLS_CONFIG).
+ * One Janus session, one handle on "janus.plugin.calls" = this browser tab as a device.
+ * Every request gets an ack and then an event carrying the same transaction; janus.js
+ * does not pass that transaction to onmessage, so the WebSocket given to janus.js notes the
+ * transaction of the message it is sending and of the message it is delivering, and replies
+ * are matched to their requests by it. Events without a transaction are notifications.
+ */
+(function () {
+	'use strict';
+
+	// ---------------------------------------------------------------- configuration
+
+	const PLUGIN = 'janus.plugin.calls';
+	const USER_RE = /^[A-Za-z0-9_.@+-]{1,64}$/;
+	const REPLY_TIMEOUT_MS = 15000;
+	const OFFER_WAIT_MS = 12000;
+
+	const params = new URLSearchParams(location.search);
+	const config = Object.assign({}, window.CALLS_CONFIG || {});
+	const SERVER = params.get('server') || config.server || defaultServer();
+	const AUTH = (params.get('auth') || config.auth || 'none') === 'jwt' ? 'jwt' : 'none';
+	const DEBUG = params.get('debug') === '1';
+
+	function defaultServer() {
+		const host = location.hostname || 'localhost';
+		const h = host.includes(':') ? '[' + host + ']' : host;
+		return location.protocol === 'https:' ? 'wss://' + h + ':8989' : 'ws://' + h + ':8188';
+	}
+
+	// ---------------------------------------------------------------- state
+
+	const S = {
+		janus: null,          // Janus session
+		handle: null,         // the plugin handle (this device)
+		connecting: null,     // Promise while connecting
+		me: null,             // {user, display, device}
+		call: null,           // the current call, see newCall()
+		waiting: new Map(),   // call_id -> waiting call {id, peer, display, video, jsep}
+		iceServers: [],       // shared with janus.js: filled from `registered`
+		recent: [],
+		timer: null,
+	};
+
+	const media = {
+		local: new Map(),         // track id -> local MediaStreamTrack
+		remote: new Map(),        // mid -> remote MediaStreamTrack
+	};
+
+	function newCall(fields) {
+		return Object.assign({
+			id: null,            // call_id from the server
+			peer: '',            // the other user's id
+			display: '',         // the other user's display name
+			video: false,        // asked for as a video call
+			dir: 'out',          // 'out' | 'in'
+			// out: starting -> calling -> ringing -> active
+			// in: incoming -> answering -> active; awaiting-offer (end & accept) -> answering
+			state: 'starting',
+			jsep: null,          // the offer of an incoming call
+			answeredAt: 0,
+			mediaUp: false,
+			muted: false,
+			camOff: false,
+			remoteAudio: true,
+			remoteVideo: true,
+			renegotiating: false, // an `update` of ours is under way
+			ending: false,       // a hang-up or decline of ours is under way
+		}, fields);
+	}
+
+	// ---------------------------------------------------------------- DOM helpers
+
+	const $ = (id) => document.getElementById(id);
+	const screens = ['signin', 'home', 'outgoing', 'incoming', 'incall'];
+
+	function show(name) {
+		for (const s of screens) $('screen-' + s).hidden = s !== name;
+		document.body.dataset.screen = name;
+		updateTitle();
+	}
+
+	function currentScreen() {
+		return document.body.dataset.screen;
+	}
+
+	function initials(name) {
+		const words = String(name || '?').trim().split(/[\s._@+-]+/).filter(Boolean);
+		if (words.length >= 2) return (first(words[0]) + first(words[1])).toUpperCase();
+		return first(words[0] || '?').toUpperCase();
+	}
+	function first(s) { return Array.from(s)[0] || ''; }
+
+	function hue(s) {
+		let h = 0;
+		for (const ch of String(s)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+		return h % 360;
+	}
+
+	function paintAvatar(el, id, name) {
+		el.textContent = initials(name || id);
+		el.style.setProperty('--hue', hue(id || name));
+	}
+
+	function fmtDuration(sec) {
+		sec = Math.max(0, Math.floor(sec));
+		const h = Math.floor(sec / 3600), m = Math.floor(sec / 60) % 60, s = sec % 60;
+		const mm = String(m).padStart(2, '0'), ss = String(s).padStart(2, '0');
+		return h ? h + ':' + mm + ':' + ss : mm + ':' + ss;
+	}
+
+	function kindText(video) {
+		return video ? 'video call' : 'voice call';
+	}
+
+	let toastTimer = null;
+	function toast(text, kind) {
+		const t = $('toast');
+		t.textContent = text;
+		t.className = 'toast' + (kind === 'error' ? ' error' : '');
+		t.hidden = false;
+		clearTimeout(toastTimer);
+		toastTimer = setTimeout(() => { t.hidden = true; }, kind === 'error' ? 6000 : 4000);
+	}
+
+	function notice(msg) {
+		const n = $('home-message');
+		if (!msg) { n.hidden = true; n.removeAttribute('data-reason'); return; }
+		n.textContent = '';
+		const body = document.createElement('div');
+		const main = document.createElement('span');
+		main.className = 'notice-main';
+		main.textContent = msg.text;
+		body.append(main);
+		if (msg.sub) {
+			const sub = document.createElement('span');
+			sub.className = 'notice-sub';
+			sub.textContent = msg.sub;
+			body.append(sub);
+		}
+		n.append(body);
+		n.className = 'notice' + (msg.kind ? ' ' + msg.kind : '');
+		n.dataset.reason = msg.reason || '';
+		n.hidden = false;
+	}
+
+	function updateTitle() {
+		const c = S.call;
+		if (c && c.dir === 'in' && c.state === 'incoming') document.title = '📞 ' + (c.display || c.peer) + ' is calling';
+		else if (c && c.state === 'active') document.title = 'In call with ' + (c.display || c.peer);
+		else document.title = 'Calls';
+	}
+
+	// ---------------------------------------------------------------- sounds (WebAudio only)
+
+	const Sound = {
+		ctx: null,
+		master: null,
+		kind: null,
+		timer: null,
+
+		unlock() {
+			if (!this.ctx) {
+				const AC = window.AudioContext || window.webkitAudioContext;
+				if (!AC) return;
+				try { this.ctx = new AC(); } catch (e) { return; }
+			}
+			if (this.ctx.state === 'suspended') this.ctx.resume().catch(() => {});
+		},
+
+		// A short bell-like note: a sine with a touch of its octave, fast attack, soft decay.
+		note(freq, at, dur, vol) {
+			const ctx = this.ctx;
+			const g = ctx.createGain();
+			g.gain.setValueAtTime(0.0001, at);
+			g.gain.exponentialRampToValueAtTime(vol, at + 0.012);
+			g.gain.exponentialRampToValueAtTime(0.0001, at + dur);
+			g.connect(this.master);
+			for (const [mult, level] of [[1, 1], [2, 0.25]]) {
+				const o = ctx.createOscillator();
+				const og = ctx.createGain();
+				o.type = 'sine';
+				o.frequency.value = freq * mult;
+				og.gain.value = level;
+				o.connect(og).connect(g);
+				o.start(at);
+				o.stop(at + dur + 0.05);
+			}
+		},
+
+		// A steady dual tone with soft edges (ring-back while the other side rings).
+		tone(freqs, at, dur, vol) {
+			const ctx = this.ctx;
+			const g = ctx.createGain();
+			g.gain.setValueAtTime(0.0001, at);
+			g.gain.exponentialRampToValueAtTime(vol, at + 0.04);
+			g.gain.setValueAtTime(vol, at + dur - 0.05);
+			g.gain.exponentialRampToValueAtTime(0.0001, at + dur);
+			g.connect(this.master);
+			for (const f of freqs) {
+				const o = ctx.createOscillator();
+				o.frequency.value = f;
+				o.connect(g);
+				o.start(at);
+				o.stop(at + dur + 0.05);
+			}
+		},
+
+		patterns: {
+			// Incoming call: a rising four-note figure, twice, then a pause.
+			ring: {
+				period: 2.6,
+				play(s, t) {
+					const notes = [659.25, 830.61, 987.77, 1318.51];
+					for (let rep = 0; rep < 2; rep++) {
+						notes.forEach((f, i) => s.note(f, t + rep * 0.75 + i * 0.13, 0.42, 0.22));
+					}
+				},
+			},
+			// Outgoing call once the callee's device rings.
+			ringback: {
+				period: 4,
+				play(s, t) { s.tone([440, 480], t, 1.4, 0.07); },
+			},
+			// Call waiting: two short beeps.
+			waiting: {
+				period: 3.5,
+				play(s, t) {
+					s.note(880, t, 0.18, 0.12);
+					s.note(880, t + 0.28, 0.18, 0.12);
+				},
+			},
+		},
+
+		play(kind) {
+			if (this.kind === kind) return;
+			this.stop();
+			this.unlock();
+			if (!this.ctx) return;
+			const p = this.patterns[kind];
+			this.kind = kind;
+			this.master = this.ctx.createGain();
+			this.master.gain.value = 1;
+			this.master.connect(this.ctx.destination);
+			const run = () => {
+				try { p.play(this, this.ctx.currentTime + 0.03); } catch (e) { /* no audio output */ }
+			};
+			run();
+			this.timer = setInterval(run, p.period * 1000);
+		},
+
+		stop(kind) {
+			if (kind && this.kind !== kind) return;
+			clearInterval(this.timer);
+			this.timer = null;
+			if (this.master && this.ctx) {
+				const m = this.master;
+				try { m.gain.setTargetAtTime(0, this.ctx.currentTime, 0.015); } catch (e) { /* closed */ }
+				setTimeout(() => m.disconnect(), 250);
+			}
+			this.master = null;
+			this.kind = null;
+		},
+	};
+
+	// ---------------------------------------------------------------- signalling
+
+	class CallsError extends Error {
+		constructor(code, message, request) {
+			super(message);
+			this.code = code;
+			this.request = request;
+		}
+	}
+
+	const ERROR_TEXT = {
+		400: 'The request was not accepted',
+		401: 'Not signed in, or the token was refused',
+		403: 'Not allowed',
+		404: 'That call is already over',
+		409: 'Not possible right now',
+		413: 'Too large',
+		429: 'Too many requests, slow down',
+		500: 'Server error',
+		503: 'The service is unavailable',
+	};
+
+	function errorText(e) {
+		if (e instanceof CallsError) {
+			const base = ERROR_TEXT[e.code];
+			return base ? base + (e.message ? ' (' + e.message + ')' : '') : e.message;
+		}
+		if (e && e.name === 'NotAllowedError') return 'Camera or microphone access was denied';
+		if (e && (e.name === 'NotFoundError' || e.name === 'OverconstrainedError')) return 'No camera or microphone found';
+		if (e && e.name === 'NotReadableError') return 'The camera or microphone is in use by another program';
+		if (e && e.message) return e.message;
+		return String(e || 'unknown error');
+	}
+
+	// The transaction of the message janus.js is sending (tap.out) and of the one it is
+	// delivering right now (tap.in): both are set synchronously around janus.js's own code.
+	const tap = { out: null, in: null };
+	class TapSocket extends WebSocket {
+		constructor(url, protocols) {
+			super(url, protocols);
+			this.addEventListener('message', (ev) => {
+				tap.in = null;
+				try {
+					const j = JSON.parse(ev.data);
+					tap.in = (j && j.transaction) || null;
+				} catch (e) { /* janus.js reports it */ }
+			});
+		}
+		send(data) {
+			try {
+				const j = JSON.parse(data);
+				if (j && j.janus === 'message') tap.out = j.transaction;
+			} catch (e) { /* not ours */ }
+			return super.send(data);
+		}
+	}
+
+	const REPLY_OF = {
+		register: 'registered', unregister: 'unregistered', call: 'calling', accept: 'accepted',
+		decline: 'declined', hangup: 'hungup', update: 'updated', media: 'media_set', call_info: 'call_info',
+	};
+	// Whether Janus may still hold a PeerConnection (or ICE agent) for this handle: set when a JSEP
+	// goes either way, cleared when Janus reports it gone (its `hangup`). A new offer sent before
+	// that is refused by Janus ("Agent already exists"), and the late `hangup` would make janus.js
+	// close the new local PeerConnection.
+	const janusPc = { alive: false, waiters: [], goneAt: 0 };
+	function janusPcGone() {
+		janusPc.alive = false;
+		janusPc.goneAt = Date.now();
+		for (const w of janusPc.waiters.splice(0)) w();
+	}
+	function waitJanusPcGone(ms) {
+		if (!janusPc.alive) return Promise.resolve(true);
+		return new Promise((resolve) => {
+			const done = () => { clearTimeout(t); resolve(true); };
+			const t = setTimeout(() => {
+				const i = janusPc.waiters.indexOf(done);
+				if (i >= 0) janusPc.waiters.splice(i, 1);
+				resolve(!janusPc.alive);
+			}, ms);
+			janusPc.waiters.push(done);
+		});
+	}
+
+	const pending = new Map();   // transaction -> {body, resolve, reject, timer}
+	const loose = [];            // requests whose transaction could not be seen (non-WebSocket transports)
+
+	function settle(entry, data, jsep) {
+		clearTimeout(entry.timer);
+		if (data && data.calls === 'error') {
+			entry.reject(new CallsError(data.error_code, data.error || 'error', data.request));
+		} else {
+			entry.resolve({ data: data || {}, jsep: jsep || null });
+		}
+	}
+
+	function request(body, jsep) {
+		return new Promise((resolve, reject) => {
+			const h = S.handle;
+			if (!h) { reject(new CallsError(0, 'Not connected to the server')); return; }
+			const entry = { body, resolve, reject, timer: null, tx: null, done: false };
+			const drop = () => {
+				if (entry.tx) pending.delete(entry.tx);
+				const i = loose.indexOf(entry);
+				if (i >= 0) loose.splice(i, 1);
+			};
+			entry.timer = setTimeout(() => {
+				drop();
+				reject(new CallsError(0, 'No reply from the server to ' + body.request));
+			}, REPLY_TIMEOUT_MS);
+			tap.out = null;
+			if (jsep) janusPc.alive = true;
+			let failed = false;
+			h.send({
+				message: body,
+				jsep: jsep || undefined,
+				success: (data) => {
+					// An `ack` gives no data (the reply follows as an event); a synchronous
+					// `success` carries the reply itself.
+					if (data) { drop(); settle(entry, data, null); }
+				},
+				error: (err) => {
+					// Refused by Janus itself (not by the plugin), e.g. a JSEP it could not take.
+					failed = true;
+					drop();
+					clearTimeout(entry.timer);
+					const e = new CallsError(0, 'Could not send ' + body.request + ': ' + err);
+					e.core = true;
+					reject(e);
+				},
+			});
+			if (failed) return;
+			entry.tx = tap.out;
+			if (entry.tx) pending.set(entry.tx, entry);
+			else loose.push(entry);
+		});
+	}
+
+	function rejectAllPending(why) {
+		for (const e of pending.values()) { clearTimeout(e.timer); e.reject(new CallsError(0, why)); }
+		pending.clear();
+		for (const e of loose.splice(0)) { clearTimeout(e.timer); e.reject(new CallsError(0, why)); }
+	}
+
+	const debugLog = [];
+	function onMessage(data, jsep) {
+		const tx = tap.in;
+		debugLog.push({ at: Date.now(), tx, data, jsep: jsep ? jsep.type : undefined });
+		if (debugLog.length > 100) debugLog.shift();
+		if (DEBUG) console.log('calls <-', tx || '(event)', data, jsep);
+		if (!data) return;
+		if (jsep) janusPc.alive = true;
+		if (tx) {
+			const entry = pending.get(tx);
+			if (entry) { pending.delete(tx); settle(entry, data, jsep); return; }
+		}
+		if (!tx && loose.length) {
+			const i = loose.findIndex((e) => data.calls === REPLY_OF[e.body.request] ||
+				(data.calls === 'error' && data.request === e.body.request));
+			if (i >= 0 && !(data.calls === 'unregistered' && data.reason !== 'requested')) {
+				settle(loose.splice(i, 1)[0], data, jsep);
+				return;
+			}
+		}
+		if (tx) {
+			// A reply to a request given up on (timed out): nothing waits for it any more.
+			if (DEBUG) console.warn('calls: late reply', data);
+			return;
+		}
+		onNotification(data, jsep);
+	}
+
+	let janusReady = null;
+	function initJanus() {
+		if (!janusReady) {
+			janusReady = new Promise((resolve, reject) => {
+				if (typeof Janus === 'undefined') { reject(new Error('janus.js did not load')); return; }
+				Janus.init({
+					debug: DEBUG ? 'all' : false,
+					dependencies: Janus.useDefaultDependencies({ WebSocket: TapSocket }),
+					callback: resolve,
+				});
+			});
+		}
+		return janusReady;
+	}
+
+	function connect() {
+		if (S.handle) return Promise.resolve();
+		if (S.connecting) return S.connecting;
+		S.connecting = initJanus().then(() => new Promise((resolve, reject) => {
+			let up = false;
+			const janus = new Janus({
+				server: SERVER,
+				iceServers: S.iceServers,
+				destroyOnUnload: true,
+				success: () => {
+					janus.attach({
+						plugin: PLUGIN,
+						opaqueId: 'calls-web-' + Janus.randomString(10),
+						success: (h) => {
+							up = true;
+							S.janus = janus;
+							S.handle = h;
+							resolve();
+						},
+						error: (err) => {
+							janus.destroy({ notifyDestroyed: false });
+							reject(new Error('The calls service is not available on this server (' + err + ')'));
+						},
+						onmessage: onMessage,
+						onlocaltrack: onLocalTrack,
+						onremotetrack: onRemoteTrack,
+						oncleanup: onCleanup,
+						webrtcState: onWebrtcState,
+						iceState: onIceState,
+						ondetached: () => onConnectionLost('The server closed this device'),
+					});
+				},
+				error: (err) => {
+					if (!up) { reject(new Error("Can't reach the server at " + SERVER + ' (' + err + ')')); return; }
+					onConnectionLost('Lost the connection to the server');
+				},
+				destroyed: () => { if (up && S.janus === janus) onConnectionLost('Disconnected from the server'); },
+			});
+		})).finally(() => { S.connecting = null; });
+		return S.connecting;
+	}
+
+	function onConnectionLost(why) {
+		const janus = S.janus;
+		S.janus = null;
+		S.handle = null;
+		janusPcGone();
+		rejectAllPending(why);
+		if (janus) { try { janus.destroy({ notifyDestroyed: false, cleanupHandles: false }); } catch (e) { /* gone */ } }
+		resetMedia();
+		if (S.call) endCall(S.call, { text: why, kind: 'error', reason: 'disconnected', outcome: 'failed' }, { quiet: true });
+		clearWaiting();
+		if (S.me) {
+			S.me = null;
+			signinError(why + '. Sign in again to reconnect.');
+			show('signin');
+		}
+	}
+
+	// ---------------------------------------------------------------- media (janus.js callbacks)
+
+	function peer() {
+		return S.handle && S.handle.webrtcStuff ? S.handle.webrtcStuff.pc : null;
+	}
+
+	function onLocalTrack(track, on) {
+		if (on) media.local.set(track.id, track);
+		else media.local.delete(track.id);
+		attachLocal();
+		render();
+	}
+
+	function onRemoteTrack(track, mid, on) {
+		if (on) media.remote.set(mid, track);
+		else if (media.remote.get(mid) === track || !media.remote.has(mid)) media.remote.delete(mid);
+		attachRemote();
+		render();
+	}
+
+	function onCleanup() {
+		media.local.clear();
+		media.remote.clear();
+		attachLocal();
+		attachRemote();
+		if (S.call) S.call.mediaUp = false;
+		render();
+	}
+
+	function onWebrtcState(on) {
+		if (!on) janusPcGone();   // janus.js reports Janus's `hangup` this way
+		const c = S.call;
+		if (!c) return;
+		c.mediaUp = !!on;
+		render();
+	}
+
+	let lastIceRestart = 0;
+	function onIceState(state) {
+		const c = S.call;
+		if (!c || c.state !== 'active' || state !== 'failed') return;
+		// Ask for an ICE restart through `update` while the server keeps the call for ice_grace.
+		if (Date.now() - lastIceRestart < 5000 || c.renegotiating) return;
+		lastIceRestart = Date.now();
+		c.renegotiating = true;
+		createOffer({ iceRestart: true })
+			.then((jsep) => request({ request: 'update', call_id: c.id }, jsep))
+			.catch((e) => { if (DEBUG) console.warn('ICE restart failed', e); })
+			.finally(() => { c.renegotiating = false; });
+	}
+
+	function localVideoTrack() {
+		for (const t of media.local.values()) if (t.kind === 'video' && t.readyState === 'live') return t;
+		return null;
+	}
+
+	function remoteVideoTrack() {
+		for (const t of media.remote.values()) if (t.kind === 'video' && t.readyState === 'live') return t;
+		return null;
+	}
+
+	function setStream(el, tracks) {
+		const cur = el.srcObject ? el.srcObject.getTracks() : [];
+		if (cur.length === tracks.length && tracks.every((t) => cur.includes(t))) return;
+		el.srcObject = tracks.length ? new MediaStream(tracks) : null;
+		if (tracks.length) {
+			const p = el.play();
+			if (p && p.catch) p.catch(() => { /* autoplay refused: starts on the next gesture */ });
+		}
+	}
+
+	function attachLocal() {
+		const v = localVideoTrack();
+		setStream($('local-video'), v ? [v] : []);
+		setStream($('outgoing-preview'), v ? [v] : []);
+	}
+
+	function attachRemote() {
+		const audio = [], video = [];
+		for (const t of media.remote.values()) {
+			if (t.readyState !== 'live') continue;
+			(t.kind === 'audio' ? audio : video).push(t);
+		}
+		setStream($('remote-audio'), audio);
+		setStream($('remote-video'), video.slice(0, 1));
+	}
+
+	function resetMedia() {
+		media.local.clear();
+		media.remote.clear();
+		attachLocal();
+		attachRemote();
+	}
+
+	// Closes this device's PeerConnection. When a call ends through the plugin, the plugin closes
+	// Janus's side itself, and may at once offer a waiting call on this handle: a Janus `hangup`
+	// from here would tear that new negotiation down. Only after a failure that the plugin may not
+	// have seen (tellJanus) is Janus asked to drop its side too.
+	function closePeer(tellJanus) {
+		if (!S.handle) return;
+		const had = !!peer();
+		try { S.handle.hangup(!!tellJanus && had); } catch (e) { /* already gone */ }
+		resetMedia();
+	}
+
+	// Before a new offer: waits for Janus to finish closing the previous PeerConnection (the
+	// plugin closes it when a call ends); if that does not come, asks Janus to close it.
+	async function janusSideClosed() {
+		if (janusPc.alive && !await waitJanusPcGone(3000)) {
+			try { S.handle.hangup(true); } catch (e) { /* gone */ }
+			await waitJanusPcGone(2000);
+			janusPcGone();
+		}
+		// Janus reports the hangup a little before its ICE agent is fully closed.
+		const wait = janusPc.goneAt + 250 - Date.now();
+		if (wait > 0) await sleep(wait);
+	}
+
+	function sleep(ms) {
+		return new Promise((resolve) => setTimeout(resolve, ms));
+	}
+
+	function tracksFor(video) {
+		const t = [{ type: 'audio', capture: true, recv: true }];
+		if (video) t.push({ type: 'video', capture: true, recv: true });
+		return t;
+	}
+
+	function createOffer(opts) {
+		return new Promise((resolve, reject) => {
+			if (!S.handle) { reject(new Error('Not connected')); return; }
+			S.handle.createOffer(Object.assign({}, opts, { success: resolve, error: reject }));
+		});
+	}
+
+	function createAnswer(jsep, tracks) {
+		return new Promise((resolve, reject) => {
+			if (!S.handle) { reject(new Error('Not connected')); return; }
+			const opts = { jsep, success: resolve, error: reject };
+			if (tracks) opts.tracks = tracks;
+			S.handle.createAnswer(opts);
+		});
+	}
+
+	function applyRemoteJsep(jsep) {
+		return new Promise((resolve, reject) => {
+			if (!S.handle) { reject(new Error('Not connected')); return; }
+			S.handle.handleRemoteJsep({ jsep, success: resolve, error: reject });
+		});
+	}
+
+	// ---------------------------------------------------------------- sign in / out
+
+	function deviceId() {
+		let d = null;
+		try { d = sessionStorage.getItem('calls.device'); } catch (e) { /* storage off */ }
+		if (!d || !/^[A-Za-z0-9_-]{1,64}$/.test(d)) {
+			d = 'web-' + Janus.randomString(12).replace(/[^A-Za-z0-9]/g, 'x');
+			try { sessionStorage.setItem('calls.device', d); } catch (e) { /* storage off */ }
+		}
+		return d;
+	}
+
+	function signinError(text) {
+		const e = $('signin-error');
+		e.textContent = text || '';
+		e.hidden = !text;
+	}
+
+	async function signIn(ev) {
+		ev.preventDefault();
+		Sound.unlock();
+		signinError('');
+		const user = $('signin-user').value.trim();
+		const display = $('signin-display').value.trim();
+		const token = $('signin-token').value.trim();
+		let body;
+		if (AUTH === 'jwt') {
+			if (!token) { signinError('Paste your access token.'); $('signin-token').focus(); return; }
+			body = { request: 'register', token };
+		} else {
+			if (!USER_RE.test(user)) {
+				$('signin-user').setAttribute('aria-invalid', 'true');
+				signinError('A user id is 1 to 64 letters, digits or _ . @ + -');
+				$('signin-user').focus();
+				return;
+			}
+			$('signin-user').removeAttribute('aria-invalid');
+			body = { request: 'register', user };
+			if (display) body.display = display;
+		}
+		const btn = $('signin-submit');
+		btn.disabled = true;
+		btn.textContent = 'Signing in…';
+		try {
+			await initJanus();
+			body.device = deviceId();
+			await connect();
+			const { data } = await request(body);
+			S.me = { user: data.user, display: data.display || data.user, device: data.device };
+			try {
+				if (data.device) sessionStorage.setItem('calls.device', data.device);
+				if (AUTH === 'none') localStorage.setItem('calls.last', JSON.stringify({ user, display }));
+			} catch (e) { /* storage off */ }
+			S.iceServers.splice(0, S.iceServers.length, ...(Array.isArray(data.ice_servers) ? data.ice_servers : []));
+			loadRecent();
+			enterHome();
+			if (data.missed_calls > 0) {
+				notice({ text: 'You missed ' + data.missed_calls + (data.missed_calls === 1 ? ' call' : ' calls') + ' while away',
+					kind: 'warn', reason: 'missed_calls' });
+			}
+		} catch (e) {
+			signinError(e instanceof CallsError && e.code === 401 ? 'Sign-in refused: ' + (e.message || 'bad token')
+				: errorText(e));
+		} finally {
+			btn.disabled = false;
+			btn.textContent = 'Sign in';
+		}
+	}
+
+	function enterHome() {
+		paintAvatar($('home-avatar'), S.me.user, S.me.display);
+		$('home-display').textContent = S.me.display;
+		$('home-user').textContent = S.me.user + (S.me.device ? ' · ' + S.me.device : '');
+		notice(null);
+		renderRecent();
+		show('home');
+		setTimeout(() => $('call-to').focus(), 0);
+	}
+
+	async function signOut() {
+		if (S.call) await hangup();
+		clearWaiting();
+		try { await request({ request: 'unregister' }); } catch (e) { /* leaving anyway */ }
+		S.me = null;
+		show('signin');
+	}
+
+	function onUnregistered(d) {
+		if (!S.me) return;
+		if (S.call) endCall(S.call, null, { quiet: true });
+		clearWaiting();
+		S.me = null;
+		const why = {
+			replaced: 'You signed in again as this device somewhere else.',
+			kicked: 'You were signed out by an administrator.',
+		}[d.reason] || 'You were signed out (' + (d.reason || 'unknown reason') + ').';
+		signinError(why);
+		show('signin');
+	}
+
+	// ---------------------------------------------------------------- notifications
+
+	function onNotification(d, jsep) {
+		switch (d.calls) {
+		case 'incoming_call': onIncoming(d, jsep); break;
+		case 'ringing': onRinging(d); break;
+		case 'accepted': onAccepted(d, jsep); break;
+		case 'ended': onEnded(d); break;
+		case 'update': onUpdate(d, jsep); break;
+		case 'media_state': onMediaState(d); break;
+		case 'unregistered': onUnregistered(d); break;
+		case 'error': toast(errorText(new CallsError(d.error_code, d.error)), 'error'); break;
+		default: if (DEBUG) console.log('calls: unhandled', d);
+		}
+	}
+
+	function onIncoming(d, jsep) {
+		if (!d.call_id) return;
+		const info = {
+			id: d.call_id, peer: d.from || '', display: d.display || d.from || 'Unknown',
+			video: !!d.video, jsep: jsep || null,
+		};
+		const c = S.call;
+		if (c && c.id === info.id) {
+			// The same call again: after "end & accept", now with its offer.
+			if (jsep) c.jsep = jsep;
+			if (c.state === 'awaiting-offer' && c.jsep) acceptCall(c);
+			return;
+		}
+		if (c) {
+			// Busy here: call waiting.
+			const had = S.waiting.get(info.id);
+			if (had && !info.jsep) info.jsep = had.jsep;
+			S.waiting.set(info.id, info);
+			renderWaiting();
+			if (c.state !== 'incoming') Sound.play('waiting');
+			return;
+		}
+		// Idle here: ring. The server may still mark it `waiting` (without its offer) while it
+		// sees this device's previous PeerConnection as not yet closed; it sends the offer again
+		// once it is, and an accept pressed before that waits for it (see acceptCall).
+		const had = S.waiting.get(info.id);
+		if (had && !info.jsep) info.jsep = had.jsep;
+		S.waiting.delete(info.id);
+		renderWaiting();
+		S.call = newCall(Object.assign({}, info, { dir: 'in', state: 'incoming' }));
+		showIncoming(S.call);
+		Sound.play('ring');
+	}
+
+	function onRinging(d) {
+		const c = S.call;
+		if (!c || c.id !== d.call_id || c.dir !== 'out' || c.state !== 'calling') return;
+		c.state = 'ringing';
+		$('outgoing-status').textContent = 'Ringing…';
+		Sound.play('ringback');
+	}
+
+	async function onAccepted(d, jsep) {
+		const c = S.call;
+		if (!c || c.id !== d.call_id || c.dir !== 'out') return;
+		if (c.state !== 'calling' && c.state !== 'ringing') return;
+		Sound.stop();
+		c.state = 'answering';
+		showIncall(c);
+		try {
+			if (jsep) await applyRemoteJsep(jsep);
+			if (S.call === c) markActive(c);
+		} catch (e) {
+			if (S.call !== c) return;
+			toast('Could not connect the call: ' + errorText(e), 'error');
+			hangup();
+		}
+	}
+
+	function onUpdate(d, jsep) {
+		const c = S.call;
+		if (!c || c.id !== d.call_id || !jsep) return;
+		if (jsep.type === 'offer') {
+			// The other side renegotiates (turns video on, restarts ICE): answer with what we send now.
+			createAnswer(jsep, null)
+				.then((answer) => request({ request: 'update', call_id: c.id }, answer))
+				.catch((e) => toast('Could not update the call: ' + errorText(e), 'error'))
+				.finally(render);
+		} else {
+			applyRemoteJsep(jsep).catch((e) => toast('Could not update the call: ' + errorText(e), 'error'));
+		}
+	}
+
+	function onMediaState(d) {
+		const c = S.call;
+		if (!c || c.id !== d.call_id) return;
+		if (typeof d.audio === 'boolean') c.remoteAudio = d.audio;
+		if (typeof d.video === 'boolean') c.remoteVideo = d.video;
+		render();
+	}
+
+	const ENDED = {
+		hangup: (n) => ({ text: n + ' ended the call', kind: '', outcome: 'answered' }),
+		cancelled: (n, c) => ({ text: 'Missed ' + kindText(c.video) + ' from ' + n, sub: n + ' hung up before you answered.', kind: 'warn', outcome: 'missed' }),
+		missed: (n, c) => ({ text: 'Missed ' + kindText(c.video) + ' from ' + n, kind: 'warn', outcome: 'missed' }),
+		declined: (n) => ({ text: n + ' declined the call', kind: 'warn', outcome: 'declined' }),
+		busy: (n) => ({ text: n + ' is busy on another call', sub: 'Try again later.', kind: 'warn', outcome: 'busy' }),
+		no_answer: (n) => ({ text: n + " didn't answer", kind: 'warn', outcome: 'no_answer' }),
+		unavailable: (n) => ({ text: n + ' is unavailable', sub: 'They are not signed in on any device right now.', kind: 'warn', outcome: 'unavailable' }),
+		answered_elsewhere: () => ({ text: 'Answered on another device', kind: '', outcome: 'answered' }),
+		declined_elsewhere: () => ({ text: 'Declined on another device', kind: '', outcome: 'declined' }),
+		failed: (n) => ({ text: 'The call with ' + n + ' dropped', sub: 'The connection was lost.', kind: 'error', outcome: 'failed' }),
+		kicked: () => ({ text: 'The call was ended by an administrator', kind: 'error', outcome: 'failed' }),
+		server_shutdown: () => ({ text: 'The call ended: the server is shutting down', kind: 'error', outcome: 'failed' }),
+	};
+
+	function onEnded(d) {
+		const w = S.waiting.get(d.call_id);
+		if (w) {
+			S.waiting.delete(d.call_id);
+			renderWaiting();
+			if (d.reason === 'cancelled' || d.reason === 'missed') {
+				addRecent({ peer: w.peer, display: w.display, video: w.video, dir: 'in', outcome: 'missed' });
+				toast('Missed ' + kindText(w.video) + ' from ' + w.display);
+			}
+			return;
+		}
+		const c = S.call;
+		if (!c || c.id !== d.call_id) return;
+		const name = c.display || c.peer;
+		const make = ENDED[d.reason];
+		const msg = make ? make(name, c) : { text: 'Call ended (' + (d.reason || 'unknown') + ')', kind: 'warn', outcome: 'failed' };
+		msg.reason = d.reason || 'unknown';
+		const secs = typeof d.duration === 'number' ? d.duration : (c.answeredAt ? (Date.now() - c.answeredAt) / 1000 : null);
+		if (secs !== null && (c.answeredAt || typeof d.duration === 'number') && msg.outcome === 'answered') {
+			msg.sub = 'Duration ' + fmtDuration(secs);
+			msg.duration = secs;
+		}
+		endCall(c, msg);
+	}
+
+	// ---------------------------------------------------------------- call actions
+
+	async function startCall(to, video) {
+		if (!S.me || S.call) return;
+		Sound.unlock();
+		const input = $('call-to');
+		if (!USER_RE.test(to)) {
+			input.setAttribute('aria-invalid', 'true');
+			toast('Type a user id: 1 to 64 letters, digits or _ . @ + -', 'error');
+			input.focus();
+			return;
+		}
+		input.removeAttribute('aria-invalid');
+		if (to === S.me.user) { toast("That's you. Call someone else."); return; }
+		notice(null);
+		const c = S.call = newCall({ peer: to, display: to, video, dir: 'out', state: 'starting' });
+		showOutgoing(c);
+		try {
+			let data = null;
+			for (let attempt = 1; !data; attempt++) {
+				await janusSideClosed();
+				if (S.call !== c) return;
+				const jsep = await createOffer({ tracks: tracksFor(video) });
+				if (S.call !== c) { if (!S.call) closePeer(); return; }
+				try {
+					data = (await request({ request: 'call', to, video }, jsep)).data;
+				} catch (e) {
+					// Janus may refuse a new offer while it still closes the previous
+					// PeerConnection ("Agent already exists"): once more, a moment later.
+					if (!(e.core && attempt === 1)) throw e;
+					closePeer();
+					await sleep(600);
+					janusPcGone();
+				}
+			}
+			if (S.call !== c) {
+				// Cancelled while the server was setting it up: cancel it there too.
+				request({ request: 'hangup', call_id: data.call_id }).catch(() => {});
+				return;
+			}
+			c.id = data.call_id;
+			c.state = 'calling';
+		} catch (e) {
+			if (S.call !== c) return;
+			endCall(c, { text: "Couldn't call " + to, sub: errorText(e), kind: 'error', reason: 'error', outcome: 'failed' },
+				{ tellJanus: true });
+		}
+	}
+
+	async function acceptCall(c) {
+		if (!c || S.call !== c) return;
+		if (c.state !== 'incoming' && c.state !== 'awaiting-offer') return;
+		Sound.stop();
+		clearTimeout(c.offerTimer);
+		if (!c.jsep) {
+			c.state = 'awaiting-offer';
+			showIncall(c);
+			waitForOffer(c);
+			return;
+		}
+		c.state = 'answering';
+		showIncall(c);
+		if (peer()) closePeer();   // an older PeerConnection must not be reused
+		try {
+			const answer = await createAnswer(c.jsep, tracksFor(c.video));
+			if (S.call !== c) { if (!S.call) closePeer(); return; }
+			await request({ request: 'accept', call_id: c.id }, answer);
+			if (S.call !== c) return;
+			markActive(c);
+		} catch (e) {
+			if (S.call !== c) return;
+			if (!(e instanceof CallsError)) {
+				// Could not capture or answer: stop this call ringing here.
+				request({ request: 'decline', call_id: c.id }).catch(() => {});
+			}
+			endCall(c, { text: "Couldn't answer the call", sub: errorText(e), kind: 'error', reason: 'error', outcome: 'failed' },
+				{ tellJanus: true });
+		}
+	}
+
+	function markActive(c) {
+		c.state = 'active';
+		c.answeredAt = Date.now();
+		startTimer();
+		render();
+		updateTitle();
+	}
+
+	async function decline(reason) {
+		const c = S.call;
+		if (!c || c.dir !== 'in' || c.state !== 'incoming' || c.ending) return;
+		c.ending = true;
+		Sound.stop();
+		const body = { request: 'decline', call_id: c.id };
+		if (reason) body.reason = reason;
+		try { await request(body); } catch (e) { /* over already */ }
+		if (S.call === c) {
+			endCall(c, { text: 'You declined the call from ' + (c.display || c.peer), kind: '', reason: 'declined', outcome: 'declined' });
+		}
+	}
+
+	// Ends the current call from this side: cancel (caller, before an answer), decline
+	// (callee, before answering) or hang up.
+	async function hangup(opts) {
+		const c = S.call;
+		if (!c || (c.ending && !(opts && opts.force))) return;
+		if (c.dir === 'in' && c.state === 'incoming') { await decline(); return; }
+		c.ending = true;
+		Sound.stop();
+		const answered = !!c.answeredAt;
+		if (c.id && c.state !== 'awaiting-offer') {
+			try { await request({ request: 'hangup', call_id: c.id }); } catch (e) { /* over already */ }
+		} else if (c.id) {
+			try { await request({ request: 'decline', call_id: c.id }); } catch (e) { /* over already */ }
+		}
+		if (S.call !== c) return;
+		const name = c.display || c.peer;
+		if (answered) {
+			const secs = (Date.now() - c.answeredAt) / 1000;
+			endCall(c, { text: 'Call with ' + name + ' ended', sub: 'Duration ' + fmtDuration(secs), kind: '',
+				reason: 'hangup', outcome: 'answered', duration: secs }, opts);
+		} else {
+			endCall(c, { text: 'Call cancelled', kind: '', reason: 'cancelled', outcome: c.dir === 'out' ? 'cancelled' : 'declined' }, opts);
+		}
+	}
+
+	// Forgets the call locally: sounds, timer, PeerConnection, screen.
+	function endCall(c, msg, opts) {
+		if (S.call !== c) return;
+		S.call = null;
+		clearTimeout(c.offerTimer);
+		stopTimer();
+		Sound.stop();
+		closePeer(opts && opts.tellJanus);
+		if (msg && msg.outcome) {
+			addRecent({ peer: c.peer, display: c.display, video: c.video, dir: c.dir, outcome: msg.outcome, duration: msg.duration });
+		}
+		// A call still waiting stays in its banner: the server rings it again, with its
+		// offer, once this call is over (then it shows as an ordinary incoming call).
+		renderWaiting();
+		if (opts && opts.quiet) return;
+		if (S.me) {
+			show('home');
+			notice(msg);
+			renderRecent();
+		}
+		updateTitle();
+	}
+
+	async function toggleMute() {
+		const c = S.call;
+		if (!c || !S.handle) return;
+		c.muted = !c.muted;
+		if (c.muted) S.handle.muteAudio(); else S.handle.unmuteAudio();
+		render();
+		sendMediaState(c);
+	}
+
+	async function toggleCamera() {
+		const c = S.call;
+		if (!c || !S.handle) return;
+		if (!localVideoTrack()) { turnVideoOn(); return; }
+		c.camOff = !c.camOff;
+		if (c.camOff) S.handle.muteVideo(); else S.handle.unmuteVideo();
+		render();
+		sendMediaState(c);
+	}
+
+	function sendMediaState(c) {
+		if (!c.id || c.state !== 'active') return;
+		const body = { request: 'media', call_id: c.id, audio: !c.muted, video: !!localVideoTrack() && !c.camOff };
+		request(body).catch((e) => { if (DEBUG) console.warn('media', e); });
+	}
+
+	// Voice call -> video: add (or start sending on) a video track and renegotiate with `update`.
+	async function turnVideoOn() {
+		const c = S.call;
+		if (!c || c.state !== 'active' || c.renegotiating || !peer()) return;
+		c.renegotiating = true;
+		render();
+		try {
+			const pc = peer();
+			const hasVideo = pc.getTransceivers().some((t) => !t.stopped && t.receiver && t.receiver.track &&
+				t.receiver.track.kind === 'video');
+			const track = { type: 'video', capture: true, recv: true };
+			if (hasVideo) track.replace = true; else track.add = true;
+			const jsep = await createOffer({ tracks: [track] });
+			if (S.call !== c) return;
+			await request({ request: 'update', call_id: c.id }, jsep);
+			c.video = true;
+			c.camOff = false;
+			sendMediaState(c);
+		} catch (e) {
+			if (S.call === c) toast("Couldn't turn on video: " + errorText(e), 'error');
+		} finally {
+			c.renegotiating = false;
+			render();
+		}
+	}
+
+	// ---------------------------------------------------------------- call waiting
+
+	function latestWaiting() {
+		let w = null;
+		for (const v of S.waiting.values()) w = v;
+		return w;
+	}
+
+	function renderWaiting() {
+		const w = latestWaiting();
+		const b = $('waiting-banner');
+		if (!w) {
+			b.hidden = true;
+			Sound.stop('waiting');
+			if (!S.call) Sound.stop('ring');
+			return;
+		}
+		paintAvatar($('waiting-avatar'), w.peer, w.display);
+		$('waiting-name').textContent = w.display;
+		$('waiting-kind').textContent = (w.video ? 'Video' : 'Voice') + ' call waiting' + (w.peer && w.peer !== w.display ? ' · ' + w.peer : '');
+		b.dataset.callId = w.id;
+		$('btn-waiting-accept').textContent = S.call ? 'End & accept' : 'Accept';
+		b.hidden = false;
+	}
+
+	function clearWaiting() {
+		S.waiting.clear();
+		renderWaiting();
+	}
+
+	async function declineWaiting() {
+		const w = latestWaiting();
+		if (!w) return;
+		S.waiting.delete(w.id);
+		renderWaiting();
+		const body = { request: 'decline', call_id: w.id };
+		if (S.call) body.reason = 'busy';
+		try { await request(body); } catch (e) { /* over already */ }
+		addRecent({ peer: w.peer, display: w.display, video: w.video, dir: 'in', outcome: 'declined' });
+		if (!S.waiting.size && !S.call) Sound.stop();
+	}
+
+	async function endAndAccept() {
+		const w = latestWaiting();
+		if (!w) return;
+		S.waiting.delete(w.id);
+		renderWaiting();
+		Sound.stop();
+		if (S.call) await hangup({ quiet: true, force: true });
+		// Whatever else still waits rings again after this; only the chosen one is answered.
+		const c = S.call = newCall({ id: w.id, peer: w.peer, display: w.display, video: w.video, dir: 'in',
+			state: 'awaiting-offer', jsep: w.jsep });
+		acceptCall(c);
+	}
+
+	// The server sends a waiting call's offer once this device's old PeerConnection is down.
+	function waitForOffer(c) {
+		clearTimeout(c.offerTimer);
+		c.offerTimer = setTimeout(() => {
+			if (S.call === c && c.state === 'awaiting-offer') {
+				request({ request: 'decline', call_id: c.id }).catch(() => {});
+				endCall(c, { text: 'The call from ' + (c.display || c.peer) + ' could not be answered',
+					sub: 'It did not come through in time.', kind: 'error', reason: 'error', outcome: 'failed' });
+			}
+		}, OFFER_WAIT_MS);
+	}
+
+	// ---------------------------------------------------------------- screens
+
+	function showOutgoing(c) {
+		paintAvatar($('outgoing-avatar'), c.peer, c.display);
+		$('outgoing-name').textContent = c.display;
+		$('outgoing-status').textContent = 'Calling…';
+		$('outgoing-kind').textContent = c.video ? 'Video call' : 'Voice call';
+		$('btn-cancel').disabled = false;
+		render();
+		show('outgoing');
+	}
+
+	function showIncoming(c) {
+		paintAvatar($('incoming-avatar'), c.peer, c.display);
+		$('incoming-name').textContent = c.display;
+		$('incoming-user').textContent = c.peer !== c.display ? c.peer : '';
+		$('incoming-kind').textContent = c.video ? 'Incoming video call' : 'Incoming voice call';
+		$('incoming-kind').dataset.video = c.video ? 'true' : 'false';
+		$('btn-accept').querySelector('use').setAttribute('href', c.video ? '#i-video' : '#i-phone');
+		$('btn-accept').disabled = false;
+		$('btn-decline').disabled = false;
+		show('incoming');
+	}
+
+	function showIncall(c) {
+		paintAvatar($('incall-avatar'), c.peer, c.display);
+		$('incall-name').textContent = c.display;
+		render();
+		show('incall');
+	}
+
+	function render() {
+		const c = S.call;
+		const scr = $('screen-incall');
+		if (!c) {
+			scr.dataset.remoteVideo = 'off';
+			scr.dataset.localVideo = 'off';
+			return;
+		}
+		const lv = localVideoTrack();
+		const rv = remoteVideoTrack();
+		scr.dataset.remoteVideo = rv && c.remoteVideo !== false ? 'on' : 'off';
+		scr.dataset.localVideo = lv ? (c.camOff ? 'muted' : 'on') : 'off';
+		$('outgoing-preview').hidden = !(lv && c.video);
+		const mute = $('btn-mute');
+		mute.setAttribute('aria-pressed', String(c.muted));
+		mute.setAttribute('aria-label', c.muted ? 'Unmute' : 'Mute');
+		const cam = $('btn-camera');
+		cam.hidden = !lv;
+		cam.setAttribute('aria-pressed', String(c.camOff));
+		cam.setAttribute('aria-label', c.camOff ? 'Turn camera on' : 'Turn camera off');
+		const von = $('btn-video-on');
+		von.hidden = !!lv;
+		von.disabled = c.renegotiating || c.state !== 'active';
+		const flags = [];
+		if (c.state === 'active') {
+			if (c.remoteAudio === false) flags.push((c.display || c.peer) + ' is muted');
+			if (c.remoteVideo === false && rv) flags.push('Camera off');
+		}
+		$('remote-flags').textContent = flags.join(' · ');
+		$('remote-flags').hidden = !flags.length;
+		updateTimer();
+	}
+
+	function updateTimer() {
+		const c = S.call;
+		const t = $('call-timer');
+		if (!c) return;
+		if (c.state === 'active' && c.mediaUp) {
+			t.textContent = fmtDuration((Date.now() - c.answeredAt) / 1000);
+			t.dataset.running = 'true';
+		} else if (c.state === 'active' && c.answeredAt && Date.now() - c.answeredAt > 4000) {
+			t.textContent = 'Reconnecting…';
+			t.dataset.running = 'false';
+		} else {
+			t.textContent = 'Connecting…';
+			t.dataset.running = 'false';
+		}
+	}
+
+	function startTimer() {
+		stopTimer();
+		S.timer = setInterval(updateTimer, 500);
+		updateTimer();
+	}
+
+	function stopTimer() {
+		clearInterval(S.timer);
+		S.timer = null;
+	}
+
+	// ---------------------------------------------------------------- recent calls (this browser only)
+
+	const OUTCOME_TEXT = {
+		missed: 'Missed', declined: 'Declined', cancelled: 'Cancelled', no_answer: 'No answer', busy: 'Busy',
+		unavailable: 'Unavailable', failed: 'Failed',
+	};
+
+	function recentKey() { return S.me ? 'calls.recent.' + S.me.user : null; }
+
+	function loadRecent() {
+		S.recent = [];
+		try {
+			const v = JSON.parse(localStorage.getItem(recentKey()) || '[]');
+			if (Array.isArray(v)) S.recent = v.slice(0, 8);
+		} catch (e) { /* none */ }
+	}
+
+	function addRecent(r) {
+		if (!S.me || !r.peer) return;
+		r.at = Date.now();
+		S.recent.unshift(r);
+		S.recent = S.recent.slice(0, 8);
+		try { localStorage.setItem(recentKey(), JSON.stringify(S.recent)); } catch (e) { /* storage off */ }
+	}
+
+	function renderRecent() {
+		const list = $('recent-list');
+		list.textContent = '';
+		$('recent').hidden = !S.recent.length;
+		for (const r of S.recent) {
+			const li = document.createElement('li');
+			const b = document.createElement('button');
+			b.type = 'button';
+			b.title = 'Call ' + r.display + ' again';
+			b.dataset.peer = r.peer;
+			const bad = r.outcome === 'missed' || r.outcome === 'failed';
+			if (bad) b.className = 'r-bad';
+			const av = document.createElement('span');
+			av.className = 'avatar avatar-sm';
+			paintAvatar(av, r.peer, r.display);
+			const text = document.createElement('span');
+			text.className = 'r-text';
+			const name = document.createElement('span');
+			name.className = 'r-name';
+			name.textContent = r.display || r.peer;
+			const sub = document.createElement('span');
+			sub.className = 'r-sub';
+			sub.innerHTML = '<svg><use href="#' + (r.dir === 'in' ? 'i-in' : 'i-out') + '"/></svg>';
+			const when = new Date(r.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+			const what = r.outcome === 'answered' ? (typeof r.duration === 'number' ? fmtDuration(r.duration) : 'Answered')
+				: (OUTCOME_TEXT[r.outcome] || r.outcome);
+			sub.append(document.createTextNode(when + ' · ' + what));
+			text.append(name, sub);
+			const kind = document.createElement('span');
+			kind.className = 'r-kind';
+			kind.innerHTML = '<svg><use href="#' + (r.video ? 'i-video' : 'i-phone') + '"/></svg>';
+			b.append(av, text, kind);
+			b.addEventListener('click', () => {
+				$('call-to').value = r.peer;
+				startCall(r.peer, !!r.video);
+			});
+			li.append(b);
+			list.append(li);
+		}
+	}
+
+	// ---------------------------------------------------------------- wiring
+
+	function init() {
+		$('server-name').textContent = SERVER;
+		$('server-lock').hidden = !/^(wss|https):/.test(SERVER);
+		if (AUTH === 'jwt') {
+			$('field-user').hidden = true;
+			$('field-display').hidden = true;
+			$('field-token').hidden = false;
+		}
+		let last = null;
+		try { last = JSON.parse(localStorage.getItem('calls.last') || 'null'); } catch (e) { /* none */ }
+		$('signin-user').value = params.get('user') || (last && last.user) || '';
+		$('signin-display').value = params.get('display') || (last && last.display) || '';
+		show('signin');
+		$('signin-form').addEventListener('submit', signIn);
+		$('btn-signout').addEventListener('click', signOut);
+		$('dial-form').addEventListener('submit', (ev) => {
+			ev.preventDefault();
+			const video = !!(ev.submitter && ev.submitter.value === 'video');
+			startCall($('call-to').value.trim(), video);
+		});
+		$('call-to').addEventListener('input', () => $('call-to').removeAttribute('aria-invalid'));
+		$('btn-cancel').addEventListener('click', () => { $('btn-cancel').disabled = true; hangup(); });
+		$('btn-accept').addEventListener('click', () => {
+			$('btn-accept').disabled = true;
+			Sound.unlock();
+			acceptCall(S.call);
+		});
+		$('btn-decline').addEventListener('click', () => { $('btn-decline').disabled = true; decline(); });
+		$('btn-hangup').addEventListener('click', () => hangup());
+		$('btn-mute').addEventListener('click', toggleMute);
+		$('btn-camera').addEventListener('click', toggleCamera);
+		$('btn-video-on').addEventListener('click', turnVideoOn);
+		$('btn-waiting-decline').addEventListener('click', declineWaiting);
+		$('btn-waiting-accept').addEventListener('click', endAndAccept);
+		document.addEventListener('keydown', (ev) => {
+			if (ev.key === 'Escape' && S.call && currentScreen() !== 'home') hangup();
+		});
+		if (!window.Janus) signinError('janus.js did not load: check that vendor/janus.js is served beside this page.');
+		else initJanus();
+	}
+
+	// For tests and debugging: the PeerConnection and a summary of the state.
+	window.callsDebug = {
+		pc: peer,
+		server: SERVER,
+		auth: AUTH,
+		state() {
+			const c = S.call;
+			return {
+				screen: currentScreen(),
+				me: S.me && Object.assign({}, S.me),
+				call: c && { id: c.id, state: c.state, dir: c.dir, peer: c.peer, video: c.video, muted: c.muted,
+					camOff: c.camOff, mediaUp: c.mediaUp, remoteAudio: c.remoteAudio, remoteVideo: c.remoteVideo },
+				waiting: Array.from(S.waiting.keys()),
+				localTracks: Array.from(media.local.values()).map((t) => t.kind),
+				remoteTracks: Array.from(media.remote.values()).map((t) => t.kind),
+				sound: Sound.kind,
+			};
+		},
+		log: debugLog,
+	};
+
+	if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+	else init();
+})();
