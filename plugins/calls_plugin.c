@@ -220,10 +220,12 @@ static void calls_destroy_session(janus_plugin_session *handle, int *error) {
 		return;
 	}
 	g_atomic_int_set(&d->destroyed, 1);
+	/* Before the table's reference goes: the last one may free the core's
+	 * handle with it (we hold a reference on it, see calls_device_new). */
+	handle->plugin_handle = NULL;
 	calls_handler_detach(d);
 	g_hash_table_remove(devices, handle);
 	janus_mutex_unlock(&devices_mutex);
-	handle->plugin_handle = NULL;
 }
 
 static json_t *calls_query_session(janus_plugin_session *handle) {

@@ -13,12 +13,17 @@ static guint device_count;
 static void device_free(const janus_refcount *ref) {
 	calls_device *d = janus_refcount_containerof(ref, calls_device, ref);
 	calls_relay_slot_clear(&d->relay);
+	if(d->handle != NULL)
+		janus_refcount_decrease(&d->handle->ref);
 	g_free(d->device_id);
 	g_free(d);
 }
 
 calls_device *calls_device_new(janus_plugin_session *handle) {
 	calls_device *d = g_new0(calls_device, 1);
+	/* The core's handle must outlive every queued push to it. */
+	if(handle != NULL)
+		janus_refcount_increase(&handle->ref);
 	d->handle = handle;
 	d->audio = TRUE;
 	d->video = TRUE;

@@ -2,7 +2,8 @@
 # Every test of janus-calls, from a clean clone: installs what is missing,
 # builds, runs the unit tests, the integration tests (a private Janus with the
 # plugin, real WebRTC peers in a private network namespace) and the browser
-# test of the web client (make check), then make distcheck.
+# test of the web client (make check), then the unit and integration tests
+# again with a sanitizer build of the plugin, then make distcheck.
 # Needs root (or sudo) for apt-get and network namespaces.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,6 +45,14 @@ pass=$(( ${pass:-0} + inner ))
 if [ "${skip:-0}" -ne 0 ]; then
 	echo "make check skipped ${skip} test(s): see the logs above" >&2
 	status=1
+fi
+
+# The same unit and integration tests once more, with the plugin built with
+# AddressSanitizer and UndefinedBehaviorSanitizer, loaded into Janus.
+if [ $status -eq 0 ]; then
+	$sudo "$top/scripts/asan.sh" integration >"$top/.asan.out" 2>&1 || { tail -n 80 "$top/.asan.out"; status=1; }
+	[ $status -eq 0 ] && echo "sanitizer build (ASan+UBSan): unit and integration tests passed, no reports"
+	rm -f "$top/.asan.out"
 fi
 
 if [ $status -eq 0 ]; then

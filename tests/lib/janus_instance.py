@@ -171,8 +171,13 @@ class JanusInstance:
         if self.event_backend:
             cmd.append("-e")
         self.log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        # A sanitizer build of the plugin needs its runtime loaded first
+        # (scripts/asan.sh sets this to libasan).
+        if os.environ.get("CALLS_JANUS_PRELOAD"):
+            env["LD_PRELOAD"] = os.environ["CALLS_JANUS_PRELOAD"]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=env)
         deadline = time.time() + timeout
         ok = wait_port("127.0.0.1", self.ws_port, deadline) and \
             wait_port("127.0.0.1", self.admin_port, deadline)
