@@ -82,10 +82,20 @@ void calls_relay_rtcp(calls_device *from, janus_plugin_rtcp *packet) {
 		janus_mutex_unlock(&from->relay.mutex);
 		return;
 	}
-	if(packet->video) {
+	if(bitrate_cap > 0) {
+		/* Not only on video: with BUNDLE a receiver's REMB may come in on
+		 * the audio m-line. */
 		guint32 remb = janus_rtcp_get_remb(packet->buffer, packet->length);
-		if(remb > 0 && bitrate_cap > 0 && remb > bitrate_cap)
+		if(remb > bitrate_cap)
 			janus_rtcp_cap_remb(packet->buffer, packet->length, bitrate_cap);
+		/* A receiver need not send REMB at all, and a sender may ignore one
+		 * that comes before its encoder runs: remind every sender of the
+		 * cap about once a second, paced by its own RTCP. */
+		gint64 now = g_get_monotonic_time();
+		if(now - from->relay.remb_at >= G_USEC_PER_SEC) {
+			from->relay.remb_at = now;
+			gw->send_remb(from->handle, bitrate_cap);
+		}
 	}
 	gw->relay_rtcp(peer->handle, packet);
 	janus_mutex_unlock(&from->relay.mutex);

@@ -22,6 +22,7 @@ typedef struct calls_relay {
 	struct calls_device *peer;   /* reference held while linked */
 	volatile gint packets_in;    /* RTP packets received on this leg */
 	volatile gint packets_out;   /* RTP packets relayed from this leg */
+	gint64 remb_at;              /* last REMB cap sent to this leg (its media thread only) */
 } calls_relay;
 
 /* gateway may be NULL in unit tests; max_bitrate caps REMB (0 = no cap). */

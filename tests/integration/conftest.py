@@ -59,6 +59,7 @@ VARIANTS = {
     "events": {"general": {"events": True}},
     "events_off": {"general": {"events": False}},
     "robust": {"general": {"rate_limit": 1000}},
+    "bitrate": {"general": {"max_bitrate": 300000}},
 }
 EVENT_VARIANTS = {"events", "events_off"}
 ORDER = list(VARIANTS)

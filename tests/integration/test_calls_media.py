@@ -184,3 +184,40 @@ async def test_closed_websocket_mid_call_ends_failed(calls):
     assert ev is not None, "no ended after the callee's WebSocket and PeerConnection went away: %s" % \
         a.handle.events.history
     check_ended(ev, call_id, "failed", answered=True)
+
+
+def video_target_bitrate(device):
+    """What the device's video encoder was told to aim for (aiortc keeps the
+    last REMB it received there)."""
+    for sender in device.media.pc.getSenders():
+        if sender.track is not None and sender.track.kind == "video":
+            encoder = getattr(sender, "_RTCRtpSender__encoder", None)
+            return getattr(encoder, "target_bitrate", None)
+    return None
+
+
+async def bitrates_after_call(calls):
+    a = await calls.device(calls.uid("alice"))
+    b = await calls.device(calls.uid("bob"))
+    reply = await a.call(b.user, video=True)
+    inc = await b.wait_event("incoming_call", call_id=reply.data["call_id"])
+    await answer(a, b, inc, video=True)
+    await media_flows(a, b)
+    await asyncio.sleep(1.5)     # a few REMB rounds
+    return video_target_bitrate(a), video_target_bitrate(b)
+
+
+@pytest.mark.janus("bitrate")
+async def test_max_bitrate_caps_both_senders(calls):
+    ta, tb = await bitrates_after_call(calls)
+    assert ta is not None and tb is not None, (ta, tb)
+    # aiortc's VP8 encoder aims at 500 kbit/s unless told otherwise
+    assert ta <= 300000 and tb <= 300000, (ta, tb)
+
+
+async def test_without_cap_senders_are_not_capped(calls):
+    # The same call with max_bitrate = 0: what the cap test sees is the cap,
+    # not the peers' own choice.
+    ta, tb = await bitrates_after_call(calls)
+    assert ta is not None and tb is not None, (ta, tb)
+    assert ta > 300000 and tb > 300000, (ta, tb)
