@@ -285,8 +285,7 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 	c->ended_mono = mono_now();
 	c->ended_at = real_now();
 	c->forget_at = c->ended_mono + FORGET_AFTER;
-	c->grace_deadline = 0;
-	c->grace_device = NULL;
+	c->grace_caller = c->grace_callee = 0;
 	if(c->caller != NULL && c->caller != by && caller_reason != NULL)
 		send_ended(c->caller, c, caller_reason);
 	if(c->callee != NULL && c->callee != by && callee_reason != NULL)
@@ -631,7 +630,14 @@ void calls_call_device_leaving(calls_device *d, const char *other_reason) {
 		if(r != NULL)
 			drop_ring(rc, r);
 	}
-	media_released(d);
+	/* Its PeerConnection, if any, is being closed: the releasing list keeps
+	 * waiting for that, so that a device registering again on this handle
+	 * is not offered a call onto a PeerConnection about to go. */
+}
+
+/* The grace deadline of d's leg of c. */
+static gint64 *grace_of(calls_call *c, calls_device *d) {
+	return d == c->caller ? &c->grace_caller : &c->grace_callee;
 }
 
 void calls_call_media_up(calls_device *d) {
@@ -639,10 +645,7 @@ void calls_call_media_up(calls_device *d) {
 	calls_call *c = d->call;
 	if(c == NULL || c->state != CALLS_CALL_ACTIVE)
 		return;
-	if(c->grace_device == d) {
-		c->grace_device = NULL;
-		c->grace_deadline = 0;
-	}
+	*grace_of(c, d) = 0;
 	calls_relay_media_up(d);
 	/* A leg that starts needs a keyframe from the other side, and the other
 	 * side from it. */
@@ -655,13 +658,50 @@ void calls_call_media_down(calls_device *d) {
 	calls_call *c = d->call;
 	if(c != NULL && c->state == CALLS_CALL_ACTIVE) {
 		d->media_claimed = FALSE;
-		if(c->grace_device == NULL) {
-			c->grace_device = d;
-			c->grace_deadline = mono_now() + (gint64)config->ice_grace * G_USEC_PER_SEC;
-		}
+		gint64 *grace = grace_of(c, d);
+		if(*grace == 0)
+			*grace = mono_now() + (gint64)config->ice_grace * G_USEC_PER_SEC;
+		return;
+	}
+	if(d->offered != NULL) {
+		/* The handle lost the offer it held (closed by its client, or by
+		 * Janus): ring it again with the offer once Janus is done. */
+		calls_ring *r = find_ring(d->offered, d);
+		if(r != NULL)
+			r->offered = FALSE;
+		d->offered = NULL;
+		settle(d, SETTLE_WAIT);
+		return;
+	}
+	if(c != NULL) {
+		/* Calling out: this is the handle's previous PeerConnection going
+		 * (the new one is not up before an answer); the new offer's claim
+		 * stays. */
 		return;
 	}
 	settle(d, SETTLE_WAIT);
+}
+
+void calls_call_close_media(calls_device *d) {
+	if(busy(d) || d->media_claimed)
+		return;
+	d->media_claimed = TRUE;
+	release_media(d);
+}
+
+void calls_call_user_kicked(const char *user) {
+	GList *ringing = NULL;
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, calls);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		calls_call *c = value;
+		if(c->state == CALLS_CALL_RINGING && !strcmp(c->callee_user, user))
+			ringing = g_list_prepend(ringing, c);
+	}
+	for(GList *l = ringing; l != NULL; l = l->next)
+		end_call(l->data, "kicked", NULL, "kicked", "kicked", NULL);
+	g_list_free(ringing);
 }
 
 void calls_call_offer_failed(calls_device *d, const char *call_id) {
@@ -695,14 +735,20 @@ gint64 calls_call_tick(void) {
 	while(g_hash_table_iter_next(&it, NULL, &value)) {
 		calls_call *c = value;
 		gboolean fire = (c->state == CALLS_CALL_RINGING && now >= c->ring_deadline) ||
-			(c->state == CALLS_CALL_ACTIVE && c->grace_deadline > 0 && now >= c->grace_deadline);
+			(c->state == CALLS_CALL_ACTIVE && ((c->grace_caller > 0 && now >= c->grace_caller) ||
+				(c->grace_callee > 0 && now >= c->grace_callee)));
 		if(fire) {
 			due = g_list_prepend(due, c);
 		} else if(c->state == CALLS_CALL_ENDED && now >= c->forget_at) {
 			g_hash_table_iter_remove(&it);
 		} else {
-			CONSIDER(c->state == CALLS_CALL_RINGING ? c->ring_deadline :
-				c->state == CALLS_CALL_ACTIVE ? c->grace_deadline : c->forget_at);
+			if(c->state == CALLS_CALL_RINGING)
+				CONSIDER(c->ring_deadline);
+			else if(c->state == CALLS_CALL_ACTIVE) {
+				CONSIDER(c->grace_caller);
+				CONSIDER(c->grace_callee);
+			} else
+				CONSIDER(c->forget_at);
 		}
 	}
 	for(GList *l = due; l != NULL; l = l->next) {
@@ -725,8 +771,14 @@ gint64 calls_call_tick(void) {
 	for(GList *l = late; l != NULL; l = l->next) {
 		calls_device *d = l->data;
 		calls_device_ref(d);
+		/* A device that took up a new call meanwhile keeps that claim. */
+		gboolean keep = busy(d);
+		gboolean claimed = d->media_claimed;
 		media_released(d);
-		offer_waiting(d);
+		if(keep)
+			d->media_claimed = claimed;
+		else
+			offer_waiting(d);
 		calls_device_unref(d);
 	}
 	g_list_free(late);

@@ -41,8 +41,8 @@ typedef struct calls_call {
 	GList *rings;                /* calls_ring*, callee devices told of the call */
 	gboolean ringing_sent;
 	gint64 ring_deadline;        /* monotonic, microseconds */
-	gint64 grace_deadline;       /* a leg's PeerConnection is down until then */
-	calls_device *grace_device;  /* the leg that is down (no reference: it is caller or callee) */
+	gint64 grace_caller;         /* the caller's PeerConnection is down: the call fails then */
+	gint64 grace_callee;         /* the same for the answering device */
 	gint64 answered_mono, ended_mono, forget_at;
 	gint64 started_at, answered_at, ended_at;   /* real time, microseconds */
 	const char *reason;          /* why it ended (static string) */
@@ -68,6 +68,12 @@ void calls_call_device_leaving(calls_device *d, const char *other_reason);
 /* d's PeerConnection came up / went down (setup_media / hangup_media). */
 void calls_call_media_up(calls_device *d);
 void calls_call_media_down(calls_device *d);
+
+/* The handle's client sent an offer with a request that was refused: Janus
+ * took it anyway, so close that PeerConnection (no-op if d has media). */
+void calls_call_close_media(calls_device *d);
+/* An admin kicked user: calls still ringing it end for their callers. */
+void calls_call_user_kicked(const char *user);
 
 /* Janus refused the offer of call_id pushed to d: it is pushed again later. */
 void calls_call_offer_failed(calls_device *d, const char *call_id);

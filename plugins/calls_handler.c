@@ -101,8 +101,8 @@ void calls_handler_kick(const char *user) {
 
 static void handle_message(item *it) {
 	calls_device *d = it->device;
-	if(g_atomic_int_get(&d->destroyed))
-		return;
+	/* Requests that came before the handle went are still served (a
+	 * hangup right before a detach is a hangup); their replies go nowhere. */
 	calls_error err = {0};
 	if(calls_dispatch(d, it->transaction, it->body, it->jsep, it->rate_limited, &err) == 0)
 		return;
@@ -118,11 +118,12 @@ static void handle_message(item *it) {
 	 * that would refuse the next one: close it, so that refusing changes
 	 * nothing the client can notice but the error. */
 	const char *type = json_string_value(json_object_get(it->jsep, "type"));
-	if(type != NULL && !strcmp(type, "offer") && !d->media_claimed)
-		calls_out_close_pc(d);
+	if(type != NULL && !strcmp(type, "offer"))
+		calls_call_close_media(d);
 }
 
 static void handle_kick(const char *user_id) {
+	calls_call_user_kicked(user_id);
 	calls_user *u = calls_registry_user(user_id);
 	while(u != NULL && u->devices != NULL) {
 		calls_device *d = u->devices->data;
@@ -161,11 +162,13 @@ static gboolean handle(item *it) {
 }
 
 /* Offers Janus refused go back to the state machine, which pushes them
- * again a little later (from a timer, so this does not spin). */
-static void retry_failed_offers(void) {
+ * again a little later (from a timer, so this does not spin). Returns the
+ * next timer deadline if it changed anything, else 0. */
+static gint64 retry_failed_offers(void) {
 	calls_device *d = NULL;
 	char *call_id = NULL;
 	gboolean any = FALSE;
+	gint64 next = 0;
 	while(calls_out_take_failed_offer(&d, &call_id)) {
 		if(!any)
 			calls_state_lock();
@@ -175,9 +178,11 @@ static void retry_failed_offers(void) {
 		g_free(call_id);
 	}
 	if(any) {
+		next = calls_call_tick();
 		calls_state_unlock();
 		calls_out_flush();
 	}
+	return next;
 }
 
 static gpointer handler_thread(gpointer data) {
@@ -195,7 +200,9 @@ static gpointer handler_thread(gpointer data) {
 		next = calls_call_tick();
 		calls_state_unlock();
 		calls_out_flush();
-		retry_failed_offers();
+		gint64 retry = retry_failed_offers();
+		if(retry > 0 && (next == 0 || retry < next))
+			next = retry;
 		if(it != NULL)
 			item_free(it);
 	}

@@ -95,7 +95,14 @@ static gboolean deliverable(calls_device *d) {
 static int out_push(calls_device *d, const char *transaction, json_t *body, json_t *jsep) {
 	if(!deliverable(d))
 		return 0;     /* gone: nobody to retry for */
+	gint64 start = g_get_monotonic_time();
 	int rc = gateway->push_event(d->handle, &calls_plugin, transaction, body, jsep);
+	/* With a JSEP, Janus's core may wait here: for an old PeerConnection to
+	 * be freed, or (half-trickle) for ICE gathering. Signalling waits too. */
+	gint64 took = (g_get_monotonic_time() - start) / 1000;
+	if(took >= 100)
+		JANUS_LOG(LOG_WARN, "[calls] pushing %s to %s took %" G_GINT64_FORMAT " ms\n",
+			json_string_value(json_object_get(body, "calls")), d->device_id ? d->device_id : "?", took);
 	if(rc != 0)
 		JANUS_LOG(LOG_WARN, "[calls] could not push %s to %s: %d\n",
 			json_string_value(json_object_get(body, "calls")), d->device_id ? d->device_id : "?", rc);
@@ -213,15 +220,15 @@ static void calls_destroy_session(janus_plugin_session *handle, int *error) {
 		return;
 	}
 	janus_mutex_lock(&devices_mutex);
-	calls_device *d = g_hash_table_lookup(devices, handle);
+	calls_device *d = devices ? g_hash_table_lookup(devices, handle) : NULL;
 	if(d == NULL) {
 		janus_mutex_unlock(&devices_mutex);
 		*error = -2;
 		return;
 	}
 	g_atomic_int_set(&d->destroyed, 1);
-	/* Before the table's reference goes: the last one may free the core's
-	 * handle with it (we hold a reference on it, see calls_device_new). */
+	/* Before the table's reference goes: the last one frees the core's
+	 * handle with it (see calls_device_new). */
 	handle->plugin_handle = NULL;
 	calls_handler_detach(d);
 	g_hash_table_remove(devices, handle);

@@ -21,9 +21,9 @@ static void device_free(const janus_refcount *ref) {
 
 calls_device *calls_device_new(janus_plugin_session *handle) {
 	calls_device *d = g_new0(calls_device, 1);
-	/* The core's handle must outlive every queued push to it. */
-	if(handle != NULL)
-		janus_refcount_increase(&handle->ref);
+	/* The core hands us the last reference to its handle (as to every
+	 * plugin), dropped in device_free: so the handle outlives every queued
+	 * push to it. */
 	d->handle = handle;
 	d->audio = TRUE;
 	d->video = TRUE;

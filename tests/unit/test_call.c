@@ -419,6 +419,80 @@ TEST(test_ice_grace) {
 	g_free(id);
 }
 
+TEST(test_ice_grace_both_legs) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", TRUE);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", TRUE)), ==, 0);
+	calls_call_media_up(a);
+	calls_call_media_up(b);
+	calls_call_media_down(a);
+	advance(1);
+	calls_call_media_down(b);
+	advance(1);
+	calls_call_media_up(a);           /* the caller comes back, the callee does not */
+	advance(3);
+	g_assert_null(rec_take(a, "ended"));
+	advance(1);
+	expect_ended(a, "failed");
+	g_free(id);
+}
+
+TEST(test_new_call_while_settling_keeps_its_claim) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL), *c = reg("carol", NULL);
+	char *first = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "accept", first, sdp("answer", FALSE)), ==, 0);
+	g_assert_cmpint(call_req(b, "hangup", first, NULL), ==, 0);
+	calls_call_media_down(b);
+	/* b calls again before its last PeerConnection has settled */
+	char *second = start_call(b, "carol", FALSE);
+	advance(1);
+	expect(c, "incoming_call");
+	guint closes = count_kind("close_pc", b);
+	g_assert_cmpint(call_req(b, "hangup", second, NULL), ==, 0);
+	/* its new offer is still closed when the call ends */
+	g_assert_cmpuint(count_kind("close_pc", b), ==, closes + 1);
+	g_free(first);
+	g_free(second);
+}
+
+TEST(test_lost_offer_is_offered_again) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	expect(b, "incoming_call");
+	/* Janus reports the handle's PeerConnection gone while it held the offer */
+	calls_call_media_down(b);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 409);
+	advance_ms(250);
+	rec_entry *again = expect(b, "incoming_call");
+	g_assert_nonnull(again->jsep);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 0);
+	g_free(id);
+}
+
+TEST(test_refused_offer_is_closed) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	/* a refused request's offer was taken by Janus anyway */
+	calls_call_close_media(a);
+	g_assert_cmpuint(count_kind("close_pc", a), ==, 1);
+	/* until Janus reports it down, a call to a waits before its offer */
+	char *id = start_call(b, "alice", FALSE);
+	g_assert_null(rec_take(a, "incoming_call"));
+	calls_call_media_down(a);
+	advance_ms(250);
+	expect(a, "incoming_call");
+	g_free(id);
+}
+
+TEST(test_kicked_callee_ends_ringing_calls) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	calls_call_user_kicked("bob");
+	calls_identity_drop(b, "kicked", TRUE, "kicked");
+	calls_out_flush();
+	expect_ended(a, "kicked");
+	g_free(id);
+}
+
 TEST(test_vanish_mid_call) {
 	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
 	char *id = start_call(a, "bob", FALSE);
@@ -588,6 +662,11 @@ int main(int argc, char **argv) {
 	g_test_add_func("/call/late-registration", test_late_registration);
 	g_test_add_func("/call/ringing-waits-for-a-device", test_ringing_waits_for_a_device);
 	g_test_add_func("/call/ice-grace", test_ice_grace);
+	g_test_add_func("/call/ice-grace-both-legs", test_ice_grace_both_legs);
+	g_test_add_func("/call/new-call-while-settling-keeps-its-claim", test_new_call_while_settling_keeps_its_claim);
+	g_test_add_func("/call/lost-offer-is-offered-again", test_lost_offer_is_offered_again);
+	g_test_add_func("/call/refused-offer-is-closed", test_refused_offer_is_closed);
+	g_test_add_func("/call/kicked-callee-ends-ringing-calls", test_kicked_callee_ends_ringing_calls);
 	g_test_add_func("/call/vanish-mid-call", test_vanish_mid_call);
 	g_test_add_func("/call/replace-device", test_replace_device);
 	g_test_add_func("/call/errors", test_errors);
