@@ -591,18 +591,25 @@ static gint older_first(gconstpointer a, gconstpointer b) {
 	return ta < tb ? -1 : ta > tb;
 }
 
-void calls_call_device_registered(calls_device *d) {
+/* The calls still ringing user (callee NULL: every call not ended), oldest
+ * first. A list, because ending or ringing them changes the table. */
+static GList *calls_of(const char *callee) {
+	GList *out = NULL;
 	GHashTableIter it;
 	gpointer value;
-	GList *ringing = NULL;
 	g_hash_table_iter_init(&it, calls);
 	while(g_hash_table_iter_next(&it, NULL, &value)) {
 		calls_call *c = value;
-		if(c->state == CALLS_CALL_RINGING && !strcmp(c->callee_user, d->user->id))
-			ringing = g_list_prepend(ringing, c);
+		if(callee == NULL ? c->state != CALLS_CALL_ENDED :
+				(c->state == CALLS_CALL_RINGING && !strcmp(c->callee_user, callee)))
+			out = g_list_prepend(out, c);
 	}
+	return g_list_sort(out, older_first);
+}
+
+void calls_call_device_registered(calls_device *d) {
 	/* Oldest first, so that the oldest call gets the offer. */
-	ringing = g_list_sort(ringing, older_first);
+	GList *ringing = calls_of(d->user->id);
 	for(GList *l = ringing; l != NULL; l = l->next) {
 		calls_call *c = l->data;
 		ring_device(c, d);
@@ -690,15 +697,7 @@ void calls_call_close_media(calls_device *d) {
 }
 
 void calls_call_user_kicked(const char *user) {
-	GList *ringing = NULL;
-	GHashTableIter it;
-	gpointer value;
-	g_hash_table_iter_init(&it, calls);
-	while(g_hash_table_iter_next(&it, NULL, &value)) {
-		calls_call *c = value;
-		if(c->state == CALLS_CALL_RINGING && !strcmp(c->callee_user, user))
-			ringing = g_list_prepend(ringing, c);
-	}
+	GList *ringing = calls_of(user);
 	for(GList *l = ringing; l != NULL; l = l->next)
 		end_call(l->data, "kicked", NULL, "kicked", "kicked", NULL);
 	g_list_free(ringing);
@@ -789,14 +788,7 @@ gint64 calls_call_tick(void) {
 /* ---- admin ---- */
 
 void calls_call_end_all(const char *reason) {
-	GList *live = NULL;
-	GHashTableIter it;
-	gpointer value;
-	g_hash_table_iter_init(&it, calls);
-	while(g_hash_table_iter_next(&it, NULL, &value)) {
-		if(((calls_call *)value)->state != CALLS_CALL_ENDED)
-			live = g_list_prepend(live, value);
-	}
+	GList *live = calls_of(NULL);
 	for(GList *l = live; l != NULL; l = l->next)
 		end_call(l->data, reason, NULL, reason, reason, reason);
 	g_list_free(live);
