@@ -27,8 +27,9 @@ static gboolean key_ok(json_t *message) {
 }
 
 static json_t *error_reply(const char *request, int code, const char *text) {
-	return json_pack("{sssosiss}", "calls", "error", "request", request ? json_string(request) : json_null(),
-		"error_code", code, "error", text);
+	calls_error err;
+	calls_fail(&err, code, "%s", text);
+	return calls_error_body(request, &err);
 }
 
 static json_t *list_users(void) {

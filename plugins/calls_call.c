@@ -110,13 +110,6 @@ static json_t *body_new(const char *what, calls_call *c) {
 	return json_pack("{ssss}", "calls", what, "call_id", c->id);
 }
 
-static void notify(calls_device *d, json_t *info) {
-	if(config->events)
-		calls_out_notify(d, info);
-	else
-		json_decref(info);
-}
-
 static void send_ended(calls_device *d, calls_call *c, const char *reason) {
 	json_t *b = body_new("ended", c);
 	json_object_set_new(b, "reason", json_string(reason));
@@ -313,7 +306,7 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 	}
 	json_t *info = json_pack("{sssssssI}", "event", "call_ended", "call_id", c->id,
 		"reason", reason, "duration", (json_int_t)MAX(duration_of(c), 0));
-	notify(c->caller, info);
+	calls_out_notify(c->caller, info);
 	/* The call outlives its devices (call_info), but must not keep them. */
 	for(int i = 0; i < 2; i++) {
 		if(legs[i] != NULL)
@@ -386,7 +379,7 @@ static int do_call(calls_device *d, const char *transaction, json_t *body, json_
 	d->audio = TRUE;
 	d->video = c->video;
 	reply(d, transaction, "calling", c);
-	notify(d, json_pack("{sssssssssb}", "event", "call_started", "call_id", c->id,
+	calls_out_notify(d, json_pack("{sssssssssb}", "event", "call_started", "call_id", c->id,
 		"from", c->caller_user, "to", c->callee_user, "video", c->video));
 	calls_user *callee = calls_registry_user(to);
 	if(callee == NULL || callee->devices == NULL) {
@@ -446,7 +439,7 @@ static int do_accept(calls_device *d, const char *transaction, json_t *body, jso
 	calls_relay_link(c->caller, d);
 	calls_out_pli(c->caller);
 	calls_out_pli(d);
-	notify(d, json_pack("{ssssss}", "event", "call_answered", "call_id", c->id, "device", d->device_id));
+	calls_out_notify(d, json_pack("{ssssss}", "event", "call_answered", "call_id", c->id, "device", d->device_id));
 	return 0;
 }
 

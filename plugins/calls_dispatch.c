@@ -34,7 +34,5 @@ int calls_dispatch(calls_device *d, const char *transaction, json_t *body, json_
 }
 
 json_t *calls_dispatch_error_body(json_t *body, const calls_error *err) {
-	const char *name = calls_request_name(body);
-	return json_pack("{sssosiss}", "calls", "error", "request", name ? json_string(name) : json_null(),
-		"error_code", err->code, "error", err->text);
+	return calls_error_body(calls_request_name(body), err);
 }

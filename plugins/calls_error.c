@@ -20,6 +20,11 @@ const char *calls_error_name(int code) {
 	}
 }
 
+json_t *calls_error_body(const char *request, const calls_error *err) {
+	return json_pack("{sssosiss}", "calls", "error", "request", request ? json_string(request) : json_null(),
+		"error_code", err->code, "error", err->text);
+}
+
 int calls_fail(calls_error *err, int code, const char *fmt, ...) {
 	if(err != NULL) {
 		va_list ap;

@@ -10,6 +10,7 @@
 #define CALLS_ERROR_H
 
 #include <glib.h>
+#include <jansson.h>
 
 typedef enum calls_error_code {
 	CALLS_OK = 0,
@@ -35,5 +36,8 @@ const char *calls_error_name(int code);
 /* Records code and message in err (if not NULL) and returns code, so that a
  * handler can write `return calls_fail(err, CALLS_ERR_STATE, "...")`. */
 int calls_fail(calls_error *err, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/* The reply to a failed request: {"calls": "error", "request", "error_code", "error"}. */
+json_t *calls_error_body(const char *request, const calls_error *err);
 
 #endif

@@ -14,20 +14,13 @@ void calls_identity_init(const calls_config *cfg) {
 	config = cfg;
 }
 
-static void notify(calls_device *d, json_t *info) {
-	if(config->events)
-		calls_out_notify(d, info);
-	else
-		json_decref(info);
-}
-
 void calls_identity_drop(calls_device *d, const char *reason, gboolean tell, const char *others) {
 	if(d->user == NULL)
 		return;
 	calls_call_device_leaving(d, others);
 	if(tell)
 		calls_out_event(d, json_pack("{ssss}", "calls", "unregistered", "reason", reason), NULL);
-	notify(d, json_pack("{ssssssss}", "event", "unregistered", "user", d->user->id,
+	calls_out_notify(d, json_pack("{ssssssss}", "event", "unregistered", "user", d->user->id,
 		"device", d->device_id, "reason", reason));
 	calls_registry_remove(d);
 }
@@ -60,7 +53,7 @@ int calls_identity_register(calls_device *d, const char *transaction, json_t *bo
 		 * took part in and tell it why. */
 		calls_call_device_leaving(replaced, "hangup");
 		calls_out_event(replaced, json_pack("{ssss}", "calls", "unregistered", "reason", "replaced"), NULL);
-		notify(replaced, json_pack("{ssssssss}", "event", "unregistered", "user", d->user->id,
+		calls_out_notify(replaced, json_pack("{ssssssss}", "event", "unregistered", "user", d->user->id,
 			"device", replaced->device_id, "reason", "replaced"));
 		calls_device_unref(replaced);
 	}
@@ -69,7 +62,7 @@ int calls_identity_register(calls_device *d, const char *transaction, json_t *bo
 	calls_out_reply(d, transaction, json_pack("{sssssssssiso}", "calls", "registered",
 		"user", d->user->id, "display", d->user->display, "device", d->device_id,
 		"missed_calls", 0, "ice_servers", ice), NULL);
-	notify(d, json_pack("{ssssss}", "event", "registered", "user", d->user->id, "device", d->device_id));
+	calls_out_notify(d, json_pack("{ssssss}", "event", "registered", "user", d->user->id, "device", d->device_id));
 	calls_call_device_registered(d);
 	return 0;
 }

@@ -17,12 +17,14 @@ typedef struct out_item {
 } out_item;
 
 static const calls_out_ops *out_ops;
+static gboolean out_events;
 /* Only the handler thread queues and flushes, so no lock. */
 static GQueue outbox = G_QUEUE_INIT;
 static GQueue failed = G_QUEUE_INIT;      /* out_item* of refused offers */
 
-void calls_out_init(const calls_out_ops *ops) {
+void calls_out_init(const calls_out_ops *ops, gboolean events) {
 	out_ops = ops;
+	out_events = events;
 }
 
 static void enqueue(out_kind kind, calls_device *d, const char *transaction, json_t *body, json_t *jsep) {
@@ -54,7 +56,10 @@ void calls_out_pli(calls_device *d) {
 }
 
 void calls_out_notify(calls_device *d, json_t *info) {
-	enqueue(OUT_NOTIFY, d, NULL, info, NULL);
+	if(out_events)
+		enqueue(OUT_NOTIFY, d, NULL, info, NULL);
+	else
+		json_decref(info);
 }
 
 static gboolean offer_of_call(out_item *it) {

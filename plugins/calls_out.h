@@ -28,13 +28,15 @@ typedef struct calls_out_ops {
 	void (*notify)(struct calls_device *d, json_t *info);
 } calls_out_ops;
 
-void calls_out_init(const calls_out_ops *ops);
+/* events: whether notifications for event handlers are wanted at all. */
+void calls_out_init(const calls_out_ops *ops, gboolean events);
 
 /* Queue; body is stolen, jsep is borrowed (a reference is taken). */
 void calls_out_reply(struct calls_device *d, const char *transaction, json_t *body, json_t *jsep);
 void calls_out_event(struct calls_device *d, json_t *body, json_t *jsep);
 void calls_out_close_pc(struct calls_device *d);
 void calls_out_pli(struct calls_device *d);
+/* Dropped (and info released) when events are off. */
 void calls_out_notify(struct calls_device *d, json_t *info);
 
 /* Deliver everything queued so far, in order. Handler thread only. */

@@ -154,7 +154,7 @@ static int calls_init(janus_callbacks *callback, const char *config_path) {
 		JANUS_LOG(LOG_WARN, "[calls] no database.conninfo: call history, contacts, privacy and push registrations are off\n");
 	gateway = callback;
 	devices = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)calls_device_unref);
-	calls_out_init(&out_ops);
+	calls_out_init(&out_ops, config.events);
 	calls_relay_init(gateway, config.max_bitrate);
 	calls_registry_init();
 	calls_call_init(&config, g_get_monotonic_time, g_get_real_time);

@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
 	cfg.ice_grace = 2;
 	cfg.max_message_bytes = 4096;
 	clock_us = 1000000;
-	rec_install();
+	rec_install(TRUE);
 	rec_reset();
 	calls_registry_init();
 	calls_call_init(&cfg, fake_clock, fake_clock);

@@ -49,12 +49,12 @@ static void entry_free(rec_entry *e) {
 	g_free(e);
 }
 
-void rec_install(void) {
+void rec_install(gboolean events) {
 	if(entries == NULL) {
 		entries = g_ptr_array_new_with_free_func((GDestroyNotify)entry_free);
 		read_set = g_hash_table_new(NULL, NULL);
 	}
-	calls_out_init(&ops);
+	calls_out_init(&ops, events);
 }
 
 void rec_reset(void) {

@@ -17,7 +17,7 @@ typedef struct rec_entry {
 	json_t *jsep;
 } rec_entry;
 
-void rec_install(void);
+void rec_install(gboolean events);   /* events: as the general.events setting */
 /* The next n pushes with a JSEP are refused (as Janus does while a handle's
  * last PeerConnection is still being freed). */
 void rec_fail_offers(int n);

@@ -45,7 +45,7 @@ static void setup(gconstpointer data) {
 	cfg.auth_none = TRUE;
 	cfg.ring_timeout = 30;
 	cfg.ice_grace = 5;
-	rec_install();
+	rec_install(TRUE);
 	rec_reset();
 	calls_registry_init();
 	calls_call_init(&cfg, fake_mono, fake_real);
@@ -641,7 +641,7 @@ TEST(test_events) {
 	g_assert_cmpuint(w, ==, G_N_ELEMENTS(want));
 	/* events = false: none */
 	rec_reset();
-	cfg.events = FALSE;
+	rec_install(FALSE);
 	id = (g_free(id), start_call(a, "bob", FALSE));
 	for(guint i = 0; i < rec_count(); i++)
 		g_assert_cmpstr(rec_get(i)->kind, !=, "notify");
