@@ -73,7 +73,12 @@ static gboolean claim_time(json_t *payload, const char *name, gint64 *out, gbool
 		return TRUE;
 	if(!json_is_number(v))
 		return FALSE;
-	*out = (gint64)json_number_value(v);
+	/* A time past what a gint64 holds (1e300 fits a JSON number) is not a
+	 * time: converting it would be undefined. */
+	double t = json_number_value(v);
+	if(!(t > -9.2e18 && t < 9.2e18))
+		return FALSE;
+	*out = (gint64)t;
 	return TRUE;
 }
 

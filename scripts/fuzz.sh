@@ -10,7 +10,7 @@ secs=${1:-60}
 out="$top/.state/fuzz"
 mkdir -p "$out"
 pkgs="glib-2.0 jansson libcrypto"
-flags="-g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/janus -I$top/plugins -I$top/tests/unit $(pkg-config --cflags $pkgs)"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I/usr/include/janus -I$top/plugins -I$top/tests/unit $(pkg-config --cflags $pkgs)"
 libs="$(pkg-config --libs $pkgs)"
 core="$top/plugins/calls_error.c $top/plugins/calls_config.c $top/plugins/calls_auth.c \
 $top/plugins/calls_request.c $top/plugins/calls_out.c $top/plugins/calls_registry.c \

@@ -55,6 +55,13 @@ static void test_expired_and_times(void) {
 	t = token_for(json_pack("{ss}", "sub", "bob"));
 	expect_reject(t, "exp");
 	g_free(t);
+	/* times beyond 64 bits (found by the fuzzer: the conversion was undefined) */
+	t = token_for(json_pack("{sssf}", "sub", "bob", "exp", 8e41));
+	expect_reject(t, "exp");
+	g_free(t);
+	t = token_for(json_pack("{sssIsf}", "sub", "bob", "exp", (json_int_t)NOW + 60, "nbf", -1e300));
+	expect_reject(t, "nbf");
+	g_free(t);
 	/* nbf in the past and iat now are fine */
 	t = token_for(json_pack("{sssIsIsI}", "sub", "bob", "exp", (json_int_t)NOW + 60, "nbf", (json_int_t)NOW - 5, "iat", (json_int_t)NOW));
 	calls_jwt_claims c;
