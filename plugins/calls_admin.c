@@ -11,6 +11,7 @@
 #include "calls_handler.h"
 #include "calls_registry.h"
 #include "calls_request.h"
+#include "calls_store.h"
 
 static const calls_config *config;
 
@@ -52,13 +53,13 @@ static json_t *list_users(void) {
 }
 
 static json_t *stats(void) {
-	return json_pack("{sssisisisisisisisi}", "calls", "stats",
+	return json_pack("{sssisisisisIsIsisi}", "calls", "stats",
 		"users", (int)calls_registry_user_count(),
 		"devices", (int)calls_registry_device_count(),
 		"active_calls", (int)calls_call_active_count(),
 		"participants", (int)calls_call_participant_count(),
-		/* No store or push delivery in this build: nothing queued or sent. */
-		"store_queue", 0, "spooled", 0, "pushes_sent", 0, "pushes_failed", 0);
+		/* No push delivery in this build: nothing sent. */
+		"store_queue", (json_int_t)calls_store_queued(), "spooled", (json_int_t)calls_store_spooled(), "pushes_sent", 0, "pushes_failed", 0);
 }
 
 json_t *calls_admin_handle(json_t *message) {

@@ -20,6 +20,7 @@
 
 #include "calls_call.h"
 #include "calls_out.h"
+#include "calls_record.h"
 #include "calls_relay.h"
 
 /* How long ended calls are kept for call_info. */
@@ -41,6 +42,8 @@ static void call_free(calls_call *c) {
 	g_free(c->caller_user);
 	g_free(c->caller_display);
 	g_free(c->callee_user);
+	g_free(c->caller_device);
+	g_free(c->callee_device);
 	if(c->caller)
 		calls_device_unref(c->caller);
 	if(c->callee)
@@ -279,6 +282,7 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 	c->ended_at = real_now();
 	c->forget_at = c->ended_mono + FORGET_AFTER;
 	c->grace_caller = c->grace_callee = 0;
+	calls_out_record("call", calls_record_call(c));
 	if(c->caller != NULL && c->caller != by && caller_reason != NULL)
 		send_ended(c->caller, c, caller_reason);
 	if(c->callee != NULL && c->callee != by && callee_reason != NULL)
@@ -367,6 +371,7 @@ static int do_call(calls_device *d, const char *transaction, json_t *body, json_
 	c->caller_user = g_strdup(d->user->id);
 	c->caller_display = g_strdup(d->user->display);
 	c->callee_user = g_strdup(to);
+	c->caller_device = g_strdup(d->device_id);
 	calls_device_ref(d);
 	c->caller = d;
 	c->video = json_is_true(json_object_get(body, "video"));
@@ -381,6 +386,7 @@ static int do_call(calls_device *d, const char *transaction, json_t *body, json_
 	reply(d, transaction, "calling", c);
 	calls_out_notify(d, json_pack("{sssssssssb}", "event", "call_started", "call_id", c->id,
 		"from", c->caller_user, "to", c->callee_user, "video", c->video));
+	calls_out_record("call", calls_record_call(c));
 	calls_user *callee = calls_registry_user(to);
 	if(callee == NULL || callee->devices == NULL) {
 		end_call(c, "unavailable", NULL, "unavailable", NULL, NULL);
@@ -418,6 +424,8 @@ static int do_accept(calls_device *d, const char *transaction, json_t *body, jso
 	d->call = c;
 	calls_device_ref(d);
 	c->callee = d;
+	c->callee_device = g_strdup(d->device_id);
+	calls_out_record("call", calls_record_call(c));
 	d->audio = TRUE;
 	d->video = c->video;
 	reply(d, transaction, "accepted", c);
@@ -454,6 +462,7 @@ static int do_decline(calls_device *d, const char *transaction, json_t *body, co
 	const char *why = json_string_value(json_object_get(body, "reason"));
 	const char *reason = (why != NULL && !strcmp(why, "busy")) ? "busy" : "declined";
 	reply(d, transaction, what, c);
+	c->declined = TRUE;
 	end_call(c, reason, d, reason, "declined_elsewhere", NULL);
 	return 0;
 }

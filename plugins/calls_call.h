@@ -34,6 +34,7 @@ typedef struct calls_call {
 	char *id;
 	calls_call_state state;
 	char *caller_user, *caller_display, *callee_user;
+	char *caller_device, *callee_device;   /* ids, for the call record */
 	calls_device *caller;        /* reference held until the call ends */
 	calls_device *callee;        /* the device that answered, reference held */
 	gboolean video;
@@ -46,6 +47,7 @@ typedef struct calls_call {
 	gint64 answered_mono, ended_mono, forget_at;
 	gint64 started_at, answered_at, ended_at;   /* real time, microseconds */
 	const char *reason;          /* why it ended (static string) */
+	gboolean declined;           /* the callee declined (also as busy) */
 } calls_call;
 
 /* now_mono is the monotonic clock, injected for tests. */

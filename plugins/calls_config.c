@@ -23,6 +23,8 @@ void calls_config_defaults(calls_config *cfg) {
 	cfg->rate_limit = 20;
 	cfg->events = TRUE;
 	cfg->turn_ttl = 86400;
+	cfg->spool_dir = g_strdup("/var/lib/janus/calls-spool");
+	cfg->db_timeout_ms = 2000;
 }
 
 void calls_config_clear(calls_config *cfg) {
@@ -33,6 +35,7 @@ void calls_config_clear(calls_config *cfg) {
 	g_free(cfg->turn_secret);
 	g_free(cfg->conninfo);
 	g_free(cfg->spool_dir);
+	g_free(cfg->node);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -121,6 +124,8 @@ int calls_config_set(calls_config *cfg, const char *group, const char *key,
 	} else if(!strcmp(group, "database")) {
 		if(!strcmp(key, "conninfo")) SET_STR(conninfo);
 		if(!strcmp(key, "spool_dir")) SET_STR(spool_dir);
+		if(!strcmp(key, "timeout_ms")) { lo = 100; hi = 600000; if(parse_int(value, lo, hi, &cfg->db_timeout_ms) < 0) goto bad_int; return 0; }
+		if(!strcmp(key, "node")) SET_STR(node);
 	} else {
 		/* A group of a later feature or a newer version: not ours to judge. */
 		return 0;
@@ -143,6 +148,10 @@ int calls_config_check(const calls_config *cfg, char **why) {
 	if(cfg->turn_uris != NULL && cfg->turn_uris[0] != NULL &&
 			(cfg->turn_secret == NULL || *cfg->turn_secret == '\0')) {
 		*why = g_strdup("turn.turn_secret is required when turn.turn_uris is set");
+		return -1;
+	}
+	if(cfg->conninfo != NULL && *cfg->conninfo != '\0' && (cfg->spool_dir == NULL || *cfg->spool_dir == '\0')) {
+		*why = g_strdup("database.spool_dir is required when database.conninfo is set");
 		return -1;
 	}
 	return 0;

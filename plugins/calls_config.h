@@ -31,8 +31,10 @@ typedef struct calls_config {
 	char *turn_secret;
 	int turn_ttl;             /* seconds */
 	/* database (used by the history feature) */
-	char *conninfo;
-	char *spool_dir;
+	char *conninfo;           /* NULL or empty: no database */
+	char *spool_dir;          /* default /var/lib/janus/calls-spool */
+	int db_timeout_ms;        /* unanswered this long: the database is unreachable */
+	char *node;               /* this Janus among those sharing the database (default: host name) */
 } calls_config;
 
 void calls_config_defaults(calls_config *cfg);

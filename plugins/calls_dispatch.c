@@ -3,6 +3,7 @@
  */
 #include "calls_call.h"
 #include "calls_dispatch.h"
+#include "calls_history.h"
 #include "calls_identity.h"
 #include "calls_request.h"
 
@@ -28,6 +29,10 @@ int calls_dispatch(calls_device *d, const char *transaction, json_t *body, json_
 			return calls_identity_register(d, transaction, body, err);
 		case CALLS_REQ_UNREGISTER:
 			return calls_identity_unregister_request(d, transaction, err);
+		case CALLS_REQ_HISTORY:
+		case CALLS_REQ_HISTORY_DELETE:
+		case CALLS_REQ_HISTORY_SEEN:
+			return calls_history_request(spec->kind, d, transaction, body, err);
 		default:
 			return calls_call_request(spec->kind, d, transaction, body, jsep, err);
 	}

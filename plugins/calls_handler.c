@@ -12,6 +12,7 @@
 #include "calls_identity.h"
 #include "calls_out.h"
 #include "calls_request.h"
+#include "calls_store.h"
 
 typedef enum item_kind {
 	ITEM_MESSAGE,
@@ -20,6 +21,7 @@ typedef enum item_kind {
 	ITEM_DETACH,
 	ITEM_END_CALL,
 	ITEM_KICK,
+	ITEM_READ,
 	ITEM_STOP,
 } item_kind;
 
@@ -31,12 +33,16 @@ typedef struct item {
 	json_t *jsep;
 	gboolean rate_limited;
 	char *arg;
+	calls_read *read;
 } item;
 
 static const calls_config *config;
 static GAsyncQueue *queue;
 static GThread *thread;
 static janus_mutex state_mutex = JANUS_MUTEX_INITIALIZER;
+/* calls_device* -> GQueue of item*: requests of a handle whose register
+ * waits for the database, served in order once it is done. */
+static GHashTable *parked;
 
 void calls_state_lock(void) {
 	janus_mutex_lock(&state_mutex);
@@ -55,6 +61,7 @@ static void item_free(item *it) {
 	if(it->jsep != NULL)
 		json_decref(it->jsep);
 	g_free(it->arg);
+	calls_read_free(it->read);
 	g_free(it);
 }
 
@@ -99,6 +106,12 @@ void calls_handler_kick(const char *user) {
 	g_async_queue_push(queue, it);
 }
 
+void calls_handler_read_done(calls_read *r) {
+	item *it = item_new(ITEM_READ, NULL);
+	it->read = r;
+	g_async_queue_push(queue, it);
+}
+
 static void handle_message(item *it) {
 	calls_device *d = it->device;
 	/* Requests that came before the handle went are still served (a
@@ -134,11 +147,53 @@ static void handle_kick(const char *user_id) {
 	}
 }
 
-static gboolean handle(item *it) {
+static void park(item *it) {
+	GQueue *q = g_hash_table_lookup(parked, it->device);
+	if(q == NULL) {
+		q = g_queue_new();
+		calls_device_ref(it->device);
+		g_hash_table_insert(parked, it->device, q);
+	}
+	g_queue_push_tail(q, it);
+}
+
+static void unpark(calls_device *d, gboolean serve) {
+	GQueue *q = g_hash_table_lookup(parked, d);
+	if(q == NULL)
+		return;
+	item *it;
+	while(!d->registering && (it = g_queue_pop_head(q)) != NULL) {
+		if(serve)
+			handle_message(it);
+		item_free(it);
+	}
+	/* A parked register may have gone to the database again. */
+	if(g_queue_is_empty(q)) {
+		g_queue_free(q);
+		g_hash_table_remove(parked, d);
+	}
+}
+
+static void handle_read(calls_read *r) {
+	calls_device *d = r->owner;
+	r->finish(r);
+	if(d != NULL)
+		unpark(d, TRUE);
+}
+
+/* Returns FALSE when the item waits (parked) and must not be freed. */
+static gboolean handle(item *it, gboolean *running) {
 	calls_error err = {0};
 	switch(it->kind) {
 		case ITEM_MESSAGE:
+			if(it->device->registering) {
+				park(it);
+				return FALSE;
+			}
 			handle_message(it);
+			break;
+		case ITEM_READ:
+			handle_read(it->read);
 			break;
 		case ITEM_MEDIA_UP:
 			calls_call_media_up(it->device);
@@ -147,6 +202,9 @@ static gboolean handle(item *it) {
 			calls_call_media_down(it->device);
 			break;
 		case ITEM_DETACH:
+			/* A register still waiting for the database is dropped. */
+			it->device->registering = FALSE;
+			unpark(it->device, FALSE);
 			calls_identity_drop(it->device, "gone", FALSE, "failed");
 			break;
 		case ITEM_END_CALL:
@@ -156,7 +214,8 @@ static gboolean handle(item *it) {
 			handle_kick(it->arg);
 			break;
 		case ITEM_STOP:
-			return FALSE;
+			*running = FALSE;
+			break;
 	}
 	return TRUE;
 }
@@ -195,15 +254,16 @@ static gpointer handler_thread(gpointer data) {
 			wait = CLAMP(next - g_get_monotonic_time(), 0, G_USEC_PER_SEC);
 		item *it = wait > 0 ? g_async_queue_timeout_pop(queue, (guint64)wait) : g_async_queue_try_pop(queue);
 		calls_state_lock();
+		gboolean owned = TRUE;
 		if(it != NULL)
-			running = handle(it);
+			owned = handle(it, &running);
 		next = calls_call_tick();
 		calls_state_unlock();
 		calls_out_flush();
 		gint64 retry = retry_failed_offers();
 		if(retry > 0 && (next == 0 || retry < next))
 			next = retry;
-		if(it != NULL)
+		if(it != NULL && owned)
 			item_free(it);
 	}
 	return NULL;
@@ -212,6 +272,7 @@ static gpointer handler_thread(gpointer data) {
 int calls_handler_start(const calls_config *cfg) {
 	config = cfg;
 	queue = g_async_queue_new();
+	parked = g_hash_table_new_full(NULL, NULL, (GDestroyNotify)calls_device_unref, NULL);
 	GError *error = NULL;
 	thread = g_thread_try_new("calls handler", handler_thread, NULL, &error);
 	if(thread == NULL) {
@@ -232,9 +293,25 @@ void calls_handler_stop(void) {
 	calls_call_end_all("server_shutdown");
 	calls_state_unlock();
 	calls_out_flush();
+}
+
+void calls_handler_free(void) {
+	if(queue == NULL)
+		return;
 	item *it;
 	while((it = g_async_queue_try_pop(queue)) != NULL)
 		item_free(it);
+	GHashTableIter hi;
+	gpointer value;
+	g_hash_table_iter_init(&hi, parked);
+	while(g_hash_table_iter_next(&hi, NULL, &value)) {
+		GQueue *q = value;
+		while((it = g_queue_pop_head(q)) != NULL)
+			item_free(it);
+		g_queue_free(q);
+	}
+	g_hash_table_destroy(parked);
+	parked = NULL;
 	g_async_queue_unref(queue);
 	queue = NULL;
 }

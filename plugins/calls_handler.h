@@ -22,6 +22,9 @@
 int calls_handler_start(const calls_config *cfg);
 /* Ends every call with server_shutdown and stops the thread. */
 void calls_handler_stop(void);
+/* After the store stopped (its last answers come through the queue): frees
+ * what is left. */
+void calls_handler_free(void);
 
 /* Each takes a reference on d; message takes ownership of transaction, body and jsep. */
 void calls_handler_message(calls_device *d, char *transaction, json_t *body, json_t *jsep);
@@ -30,6 +33,10 @@ void calls_handler_detach(calls_device *d);
 /* Admin actions, applied in order with the requests. */
 void calls_handler_end_call(const char *call_id);
 void calls_handler_kick(const char *user);
+
+/* The store's done callback: the read's finish runs on the handler thread. */
+struct calls_read;
+void calls_handler_read_done(struct calls_read *r);
 
 void calls_state_lock(void);
 void calls_state_unlock(void);

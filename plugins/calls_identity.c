@@ -3,12 +3,18 @@
  */
 #include <string.h>
 
+#include <debug.h>
+
 #include "calls_auth.h"
 #include "calls_call.h"
 #include "calls_identity.h"
 #include "calls_out.h"
+#include "calls_record.h"
+#include "calls_store.h"
 
 static const calls_config *config;
+
+static void presence_record(const char *user, const char *display, const char *device, gboolean offline);
 
 void calls_identity_init(const calls_config *cfg) {
 	config = cfg;
@@ -22,7 +28,74 @@ void calls_identity_drop(calls_device *d, const char *reason, gboolean tell, con
 		calls_out_event(d, json_pack("{ssss}", "calls", "unregistered", "reason", reason), NULL);
 	calls_out_notify(d, json_pack("{ssssssss}", "event", "unregistered", "user", d->user->id,
 		"device", d->device_id, "reason", reason));
+	char *user = g_strdup(d->user->id);
 	calls_registry_remove(d);
+	/* The user's last device left: that is their last seen. */
+	if(calls_registry_user(user) == NULL)
+		presence_record(user, NULL, d->device_id, TRUE);
+	g_free(user);
+}
+
+typedef struct pending_register {
+	char *user, *display, *device;
+} pending_register;
+
+static void pending_free(gpointer data) {
+	pending_register *p = data;
+	g_free(p->user);
+	g_free(p->display);
+	g_free(p->device);
+	g_free(p);
+}
+
+static void presence_record(const char *user, const char *display, const char *device, gboolean offline) {
+	char *at = calls_time_text(g_get_real_time());
+	json_t *doc = json_pack("{sssssb}", "user", user, "at", at, "offline", offline);
+	if(display != NULL)
+		json_object_set_new(doc, "display", json_string(display));
+	if(device != NULL)
+		json_object_set_new(doc, "device", json_string(device));
+	g_free(at);
+	calls_out_record("presence", doc);
+}
+
+/* The second half of register, once the missed-call count is known. */
+static void finish_register(calls_device *d, const char *transaction, const char *user,
+		const char *display, const char *device, json_int_t missed) {
+	calls_device *replaced = NULL;
+	calls_registry_add(d, user, display, device, &replaced);
+	if(replaced != NULL) {
+		/* calls_registry_add already took it out of the registry; end what it
+		 * took part in and tell it why. */
+		calls_call_device_leaving(replaced, "hangup");
+		calls_out_event(replaced, json_pack("{ssss}", "calls", "unregistered", "reason", "replaced"), NULL);
+		calls_out_notify(replaced, json_pack("{ssssssss}", "event", "unregistered", "user", d->user->id,
+			"device", replaced->device_id, "reason", "replaced"));
+		calls_device_unref(replaced);
+	}
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	json_t *ice = calls_ice_servers(config->stun_uris, config->turn_uris, config->turn_secret,
+		config->turn_ttl, d->user->id, now);
+	calls_out_reply(d, transaction, json_pack("{sssssssssIso}", "calls", "registered",
+		"user", d->user->id, "display", d->user->display, "device", d->device_id,
+		"missed_calls", missed, "ice_servers", ice), NULL);
+	calls_out_notify(d, json_pack("{ssssss}", "event", "registered", "user", d->user->id, "device", d->device_id));
+	presence_record(d->user->id, d->user->display, d->device_id, FALSE);
+	calls_call_device_registered(d);
+}
+
+static void missed_read(calls_read *r) {
+	calls_device *d = r->owner;
+	pending_register *p = r->data;
+	/* The handle went away, or unregistered, while the database answered. */
+	if(!d->registering || g_atomic_int_get(&d->destroyed))
+		return;
+	d->registering = FALSE;
+	if(!r->ok)
+		JANUS_LOG(LOG_WARN, "[calls] register %s/%s: missed calls unknown (the database did not answer); 0 sent\n",
+			p->user, p->device ? p->device : "-");
+	json_int_t missed = r->ok ? json_integer_value(r->result) : 0;
+	finish_register(d, r->transaction, p->user, p->display, p->device, missed);
 }
 
 int calls_identity_register(calls_device *d, const char *transaction, json_t *body, calls_error *err) {
@@ -45,25 +118,27 @@ int calls_identity_register(calls_device *d, const char *transaction, json_t *bo
 	}
 	if(display == NULL || *display == '\0')
 		display = user;
-	calls_device *replaced = NULL;
-	calls_registry_add(d, user, display, device, &replaced);
-	calls_jwt_claims_clear(&claims);
-	if(replaced != NULL) {
-		/* calls_registry_add already took it out of the registry; end what it
-		 * took part in and tell it why. */
-		calls_call_device_leaving(replaced, "hangup");
-		calls_out_event(replaced, json_pack("{ssss}", "calls", "unregistered", "reason", "replaced"), NULL);
-		calls_out_notify(replaced, json_pack("{ssssssss}", "event", "unregistered", "user", d->user->id,
-			"device", replaced->device_id, "reason", "replaced"));
-		calls_device_unref(replaced);
+	if(!calls_store_enabled()) {
+		finish_register(d, transaction, user, display, device, 0);
+		calls_jwt_claims_clear(&claims);
+		return 0;
 	}
-	json_t *ice = calls_ice_servers(config->stun_uris, config->turn_uris, config->turn_secret,
-		config->turn_ttl, d->user->id, now);
-	calls_out_reply(d, transaction, json_pack("{sssssssssiso}", "calls", "registered",
-		"user", d->user->id, "display", d->user->display, "device", d->device_id,
-		"missed_calls", 0, "ice_servers", ice), NULL);
-	calls_out_notify(d, json_pack("{ssssss}", "event", "registered", "user", d->user->id, "device", d->device_id));
-	calls_call_device_registered(d);
+	/* The count of missed calls comes from the database: the handler
+	 * holds this handle's next requests until it is here. */
+	pending_register *p = g_new0(pending_register, 1);
+	p->user = g_strdup(user);
+	p->display = g_strdup(display);
+	p->device = g_strdup(device);
+	calls_jwt_claims_clear(&claims);
+	calls_read *r = calls_read_new(CALLS_READ_MISSED, p->user);
+	calls_device_ref(d);
+	r->owner = d;
+	r->transaction = g_strdup(transaction);
+	r->data = p;
+	r->data_free = pending_free;
+	r->finish = missed_read;
+	d->registering = TRUE;
+	calls_store_read(r);
 	return 0;
 }
 

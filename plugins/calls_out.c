@@ -6,7 +6,7 @@
 #include "calls_out.h"
 #include "calls_registry.h"
 
-typedef enum out_kind { OUT_PUSH, OUT_CLOSE_PC, OUT_PLI, OUT_NOTIFY } out_kind;
+typedef enum out_kind { OUT_PUSH, OUT_CLOSE_PC, OUT_PLI, OUT_NOTIFY, OUT_RECORD } out_kind;
 
 typedef struct out_item {
 	out_kind kind;
@@ -62,6 +62,11 @@ void calls_out_notify(calls_device *d, json_t *info) {
 		json_decref(info);
 }
 
+void calls_out_record(const char *op, json_t *doc) {
+	/* The op rides in the transaction slot: a record has no device. */
+	enqueue(OUT_RECORD, NULL, op, doc, NULL);
+}
+
 static gboolean offer_of_call(out_item *it) {
 	const char *what = json_string_value(json_object_get(it->body, "calls"));
 	const char *type = json_string_value(json_object_get(it->jsep, "type"));
@@ -103,6 +108,10 @@ void calls_out_flush(void) {
 			case OUT_CLOSE_PC: out_ops->close_pc(it->device); break;
 			case OUT_PLI: out_ops->pli(it->device); break;
 			case OUT_NOTIFY: out_ops->notify(it->device, it->body); break;
+			case OUT_RECORD:
+				if(out_ops->record != NULL)
+					out_ops->record(it->transaction, it->body);
+				break;
 		}
 		item_free(it);
 	}

@@ -26,6 +26,8 @@ typedef struct calls_out_ops {
 	void (*pli)(struct calls_device *d);
 	/* d may be NULL for events that belong to no handle */
 	void (*notify)(struct calls_device *d, json_t *info);
+	/* a record for the database (calls_store_write); doc is borrowed */
+	void (*record)(const char *op, json_t *doc);
 } calls_out_ops;
 
 /* events: whether notifications for event handlers are wanted at all. */
@@ -38,6 +40,10 @@ void calls_out_close_pc(struct calls_device *d);
 void calls_out_pli(struct calls_device *d);
 /* Dropped (and info released) when events are off. */
 void calls_out_notify(struct calls_device *d, json_t *info);
+
+/* A record for the database, written after the events before it went out;
+ * doc is stolen, op is a static string. */
+void calls_out_record(const char *op, json_t *doc);
 
 /* Deliver everything queued so far, in order. Handler thread only. */
 void calls_out_flush(void);

@@ -20,6 +20,7 @@
 #include "calls_out.h"
 #include "calls_registry.h"
 #include "calls_relay.h"
+#include "calls_store.h"
 
 #define CALLS_VERSION 1
 #define CALLS_VERSION_STRING "0.1.0"
@@ -131,6 +132,7 @@ static const calls_out_ops out_ops = {
 	.close_pc = out_close_pc,
 	.pli = out_pli,
 	.notify = out_notify,
+	.record = calls_store_write,
 };
 
 /* ---- lifecycle ---- */
@@ -150,8 +152,6 @@ static int calls_init(janus_callbacks *callback, const char *config_path) {
 		JANUS_LOG(LOG_WARN, "[calls] auth = \"none\": anyone can register as anyone (development only)\n");
 	if(config.admin_key == NULL || *config.admin_key == '\0')
 		JANUS_LOG(LOG_WARN, "[calls] no admin_key: the plugin's Admin API requests are all refused\n");
-	if(config.conninfo == NULL || *config.conninfo == '\0')
-		JANUS_LOG(LOG_WARN, "[calls] no database.conninfo: call history, contacts, privacy and push registrations are off\n");
 	gateway = callback;
 	devices = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)calls_device_unref);
 	calls_out_init(&out_ops, config.events);
@@ -161,8 +161,10 @@ static int calls_init(janus_callbacks *callback, const char *config_path) {
 	calls_identity_init(&config);
 	calls_dispatch_init(&config);
 	calls_admin_init(&config);
-	if(calls_handler_start(&config) < 0)
+	if(calls_store_start(&config, calls_handler_read_done) < 0 || calls_handler_start(&config) < 0) {
+		calls_store_stop();
 		return -1;
+	}
 	g_atomic_int_set(&initialized, 1);
 	JANUS_LOG(LOG_INFO, "[calls] %s %s initialized (auth %s, ring_timeout %ds, call_waiting %s)\n",
 		CALLS_NAME, CALLS_VERSION_STRING, config.auth_none ? "none" : "jwt", config.ring_timeout,
@@ -174,7 +176,11 @@ static void calls_destroy(void) {
 	if(!g_atomic_int_get(&initialized))
 		return;
 	g_atomic_int_set(&stopping, 1);
+	/* The calls the handler ends on its way out are records for the store,
+	 * and the store's last answers go through the handler's queue. */
 	calls_handler_stop();
+	calls_store_stop();
+	calls_handler_free();
 	janus_mutex_lock(&devices_mutex);
 	g_hash_table_destroy(devices);
 	devices = NULL;

@@ -41,6 +41,7 @@ typedef struct calls_device {
 	gint64 release_deadline;     /* close_pc sent; give up waiting for hangup_media then */
 	gboolean pc_up;              /* between setup_media and hangup_media */
 	gboolean audio, video;       /* own mute and camera state */
+	gboolean registering;        /* register waits for the database; requests wait behind it */
 	/* handle_message threads */
 	janus_mutex rate_mutex;
 	double rate_tokens;

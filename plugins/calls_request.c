@@ -5,11 +5,15 @@
 
 #include <utils.h>
 
+#include "calls_record.h"
 #include "calls_request.h"
 
 #define MAX_DISPLAY_BYTES 128
 
-typedef enum field_kind { FIELD_PLAIN, FIELD_USER, FIELD_DEVICE, FIELD_CALL, FIELD_DISPLAY, FIELD_REASON } field_kind;
+typedef enum field_kind {
+	FIELD_PLAIN, FIELD_USER, FIELD_DEVICE, FIELD_CALL, FIELD_DISPLAY, FIELD_REASON,
+	FIELD_LIMIT, FIELD_CURSOR, FIELD_FILTER, FIELD_CALL_LIST,
+} field_kind;
 
 typedef struct field_rule {
 	struct janus_json_parameter param;
@@ -45,6 +49,15 @@ static const field_rule media_fields[] = {
 	{{"video", JANUS_JSON_BOOL, REQ}, FIELD_PLAIN},
 };
 
+static const field_rule history_fields[] = {
+	{{"limit", JSON_INTEGER, 0}, FIELD_LIMIT},
+	{{"before", JSON_STRING, 0}, FIELD_CURSOR},
+	{{"filter", JSON_STRING, 0}, FIELD_FILTER},
+};
+static const field_rule history_delete_fields[] = {
+	{{"call_ids", JSON_ARRAY, REQ}, FIELD_CALL_LIST},
+};
+
 typedef struct request_row {
 	calls_request_spec spec;
 	const field_rule *fields;
@@ -64,6 +77,9 @@ static const request_row requests[] = {
 	ROW("update", CALLS_REQ_UPDATE, CALLS_JSEP_ANY, call_id_only),
 	ROW("media", CALLS_REQ_MEDIA, CALLS_JSEP_FORBIDDEN, media_fields),
 	ROW("call_info", CALLS_REQ_CALL_INFO, CALLS_JSEP_FORBIDDEN, call_id_only),
+	ROW("history", CALLS_REQ_HISTORY, CALLS_JSEP_FORBIDDEN, history_fields),
+	ROW("history_delete", CALLS_REQ_HISTORY_DELETE, CALLS_JSEP_FORBIDDEN, history_delete_fields),
+	ROW0("history_seen", CALLS_REQ_HISTORY_SEEN, CALLS_JSEP_FORBIDDEN),
 };
 
 static gboolean id_chars(const char *s, size_t max, const char *extra) {
@@ -137,6 +153,35 @@ static int check_field(const field_rule *rule, json_t *value, calls_error *err) 
 			if(strcmp(s, "declined") != 0 && strcmp(s, "busy") != 0)
 				return calls_fail(err, CALLS_ERR_INVALID, "%s must be \"declined\" or \"busy\"", name);
 			break;
+		case FIELD_LIMIT: {
+			json_int_t v = json_integer_value(value);
+			if(v < 1 || v > 100)
+				return calls_fail(err, CALLS_ERR_INVALID, "%s must be from 1 to 100", name);
+			break;
+		}
+		case FIELD_CURSOR: {
+			gint64 us;
+			char id[37];
+			if(!calls_cursor_parse(s, &us, id))
+				return calls_fail(err, CALLS_ERR_INVALID, "%s is not a cursor from an earlier history page", name);
+			break;
+		}
+		case FIELD_FILTER:
+			if(strcmp(s, "all") != 0 && strcmp(s, "missed") != 0)
+				return calls_fail(err, CALLS_ERR_INVALID, "%s must be \"all\" or \"missed\"", name);
+			break;
+		case FIELD_CALL_LIST: {
+			size_t n = json_array_size(value);
+			if(n == 0)
+				return calls_fail(err, CALLS_ERR_INVALID, "%s is empty", name);
+			if(n > CALLS_MAX_LIST)
+				return calls_fail(err, CALLS_ERR_TOO_LARGE, "%s has more than %d ids", name, CALLS_MAX_LIST);
+			for(size_t i = 0; i < n; i++) {
+				if(!calls_valid_call_id(json_string_value(json_array_get(value, i))))
+					return calls_fail(err, CALLS_ERR_INVALID, "%s[%zu] is not a valid call id", name, i);
+			}
+			break;
+		}
 		case FIELD_PLAIN:
 			break;
 	}

@@ -26,7 +26,13 @@ typedef enum calls_request_kind {
 	CALLS_REQ_UPDATE,
 	CALLS_REQ_MEDIA,
 	CALLS_REQ_CALL_INFO,
+	CALLS_REQ_HISTORY,
+	CALLS_REQ_HISTORY_DELETE,
+	CALLS_REQ_HISTORY_SEEN,
 } calls_request_kind;
+
+/* history_delete takes at most this many call ids (more is 413). */
+#define CALLS_MAX_LIST 100
 
 typedef enum calls_jsep_rule {
 	CALLS_JSEP_FORBIDDEN,   /* a JSEP here is 409 */

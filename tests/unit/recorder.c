@@ -38,7 +38,9 @@ static void r_close(calls_device *d) { add("close_pc", d, NULL, NULL, NULL); }
 static void r_pli(calls_device *d) { add("pli", d, NULL, NULL, NULL); }
 static void r_notify(calls_device *d, json_t *info) { add("notify", d, NULL, info, NULL); }
 
-static const calls_out_ops ops = { r_push, r_close, r_pli, r_notify };
+static void r_record(const char *op, json_t *doc) { add("record", NULL, op, doc, NULL); }
+
+static const calls_out_ops ops = { r_push, r_close, r_pli, r_notify, r_record };
 
 static void entry_free(rec_entry *e) {
 	g_free(e->transaction);
