@@ -648,6 +648,176 @@ TEST(test_events) {
 	g_free(id);
 }
 
+/* ---- records for the database ---- */
+
+/* The newest "call" record of call id, and how many there were. */
+static json_t *record_of(const char *id, guint *count) {
+	calls_out_flush();
+	json_t *last = NULL;
+	guint n = 0;
+	for(guint i = 0; i < rec_count(); i++) {
+		rec_entry *e = rec_get(i);
+		if(strcmp(e->kind, "record") != 0 || strcmp(e->transaction, "call") != 0)
+			continue;
+		if(strcmp(json_string_value(json_object_get(e->body, "call_id")), id) != 0)
+			continue;
+		last = e->body;
+		n++;
+	}
+	if(count != NULL)
+		*count = n;
+	g_assert_nonnull(last);
+	return last;
+}
+
+static json_t *participant_of(json_t *doc, const char *role) {
+	json_t *parts = json_object_get(doc, "participants");
+	for(size_t i = 0; i < json_array_size(parts); i++) {
+		json_t *p = json_array_get(parts, i);
+		if(!strcmp(json_string_value(json_object_get(p, "role")), role))
+			return p;
+	}
+	g_error("no %s in the record", role);
+	return NULL;
+}
+
+static void expect_outcomes_at(int line, const char *id, const char *reason, const char *caller, const char *callee) {
+	json_t *doc = record_of(id, NULL);
+	const char *got_reason = json_string_value(json_object_get(doc, "reason"));
+	const char *got_caller = json_string_value(json_object_get(participant_of(doc, "caller"), "outcome"));
+	const char *got_callee = json_string_value(json_object_get(participant_of(doc, "callee"), "outcome"));
+	if(g_strcmp0(got_reason, reason) || g_strcmp0(got_caller, caller) || g_strcmp0(got_callee, callee))
+		g_error("line %d: expected %s: %s/%s, recorded %s: %s/%s", line, reason, caller, callee,
+			got_reason, got_caller, got_callee);
+	g_assert_nonnull(json_object_get(doc, "ended_at"));
+}
+#define expect_outcomes(id, reason, caller, callee) expect_outcomes_at(__LINE__, id, reason, caller, callee)
+
+TEST(test_records_answered) {
+	calls_device *a = reg("alice", "a1"), *b = reg("bob", "b1");
+	char *id = start_call(a, "bob", TRUE);
+	guint n = 0;
+	json_t *start = record_of(id, &n);
+	g_assert_cmpuint(n, ==, 1);
+	g_assert_null(json_object_get(start, "ended_at"));
+	g_assert_null(json_object_get(participant_of(start, "callee"), "outcome"));
+	g_assert_cmpstr(json_string_value(json_object_get(start, "media")), ==, "video");
+	g_assert_cmpstr(json_string_value(json_object_get(start, "caller_device")), ==, "a1");
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", TRUE)), ==, 0);
+	json_t *answered = record_of(id, &n);
+	g_assert_cmpuint(n, ==, 2);
+	g_assert_nonnull(json_object_get(answered, "answered_at"));
+	g_assert_cmpstr(json_string_value(json_object_get(participant_of(answered, "callee"), "device")), ==, "b1");
+	advance(5);
+	g_assert_cmpint(call_req(b, "hangup", id, NULL), ==, 0);
+	expect_outcomes(id, "hangup", "answered", "answered");
+	record_of(id, &n);
+	g_assert_cmpuint(n, ==, 3);
+	/* started_at, answered_at, ended_at: microseconds, UTC */
+	json_t *doc = record_of(id, NULL);
+	const char *st = json_string_value(json_object_get(doc, "started_at"));
+	const char *en = json_string_value(json_object_get(doc, "ended_at"));
+	g_assert_cmpuint(strlen(st), ==, strlen("2023-11-14T22:13:20.000000Z"));
+	g_assert_true(g_str_has_suffix(st, "Z"));
+	GDateTime *t0 = g_date_time_new_from_iso8601(st, NULL), *t1 = g_date_time_new_from_iso8601(en, NULL);
+	g_assert_nonnull(t0);
+	g_assert_nonnull(t1);
+	g_assert_cmpint(g_date_time_difference(t1, t0), ==, 5 * G_USEC_PER_SEC);
+	g_assert_cmpint(g_date_time_to_unix(t0), ==, real / G_USEC_PER_SEC - 5);
+	g_date_time_unref(t0);
+	g_date_time_unref(t1);
+	g_free(id);
+}
+
+TEST(test_records_unanswered) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(a, "hangup", id, NULL), ==, 0);
+	expect_outcomes(id, "cancelled", "cancelled", "missed");
+	g_free(id);
+	id = start_call(a, "bob", FALSE);
+	advance(31);
+	expect_outcomes(id, "no_answer", "no_answer", "missed");
+	g_free(id);
+	id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "decline", id, NULL), ==, 0);
+	expect_outcomes(id, "declined", "declined", "declined");
+	g_free(id);
+	id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(req(b, json_pack("{ssssss}", "request", "decline", "call_id", id, "reason", "busy"), NULL), ==, 0);
+	expect_outcomes(id, "busy", "busy", "declined");
+	g_free(id);
+	id = start_call(a, "nobody", FALSE);
+	expect_outcomes(id, "unavailable", "unavailable", "missed");
+	g_free(id);
+	calls_error err = {0};
+	id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(calls_call_end_by_admin(id, &err), ==, 0);
+	expect_outcomes(id, "kicked", "failed", "missed");
+	g_free(id);
+}
+
+TEST(test_records_busy_and_failed) {
+	cfg.call_waiting = FALSE;
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL), *c = reg("carol", NULL);
+	char *id = start_call(c, "bob", FALSE);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", FALSE)), ==, 0);
+	char *id2 = start_call(a, "bob", FALSE);
+	expect_outcomes(id2, "busy", "busy", "missed");
+	/* answered, then the media failed: it was still talked on */
+	calls_call_media_up(b);
+	calls_call_media_up(c);
+	calls_call_media_down(b);
+	advance(6);
+	expect_outcomes(id, "failed", "answered", "answered");
+	g_free(id);
+	g_free(id2);
+}
+
+static guint presence_records(const char *user, gboolean offline) {
+	calls_out_flush();
+	guint n = 0;
+	for(guint i = 0; i < rec_count(); i++) {
+		rec_entry *e = rec_get(i);
+		if(!strcmp(e->kind, "record") && !strcmp(e->transaction, "presence") &&
+				!strcmp(json_string_value(json_object_get(e->body, "user")), user) &&
+				json_is_true(json_object_get(e->body, "offline")) == offline)
+			n++;
+	}
+	return n;
+}
+
+TEST(test_records_presence) {
+	calls_device *b1 = reg("bob", "b1"), *b2 = reg("bob", "b2");
+	g_assert_cmpuint(presence_records("bob", FALSE), ==, 2);
+	g_assert_cmpint(req(b1, json_pack("{ss}", "request", "unregister"), NULL), ==, 0);
+	/* bob is still online on b2 */
+	g_assert_cmpuint(presence_records("bob", TRUE), ==, 0);
+	g_assert_cmpint(req(b2, json_pack("{ss}", "request", "unregister"), NULL), ==, 0);
+	g_assert_cmpuint(presence_records("bob", TRUE), ==, 1);
+}
+
+TEST(test_history_without_database) {
+	calls_device *b = reg("bob", NULL);
+	/* No store: reads are 503, marking seen still answers */
+	g_assert_cmpint(req(b, json_pack("{ss}", "request", "history"), NULL), ==, 503);
+	g_assert_cmpint(req(b, json_pack("{sss[s]}", "request", "history_delete", "call_ids",
+		"6f1c0e8e-0000-4000-8000-000000000001"), NULL), ==, 503);
+	g_assert_cmpint(req(b, json_pack("{ss}", "request", "history_seen"), NULL), ==, 0);
+	expect(b, "history_seen");
+	/* shape errors come first */
+	g_assert_cmpint(req(b, json_pack("{sssi}", "request", "history", "limit", 0), NULL), ==, 400);
+	g_assert_cmpint(req(b, json_pack("{sssi}", "request", "history", "limit", 101), NULL), ==, 400);
+	g_assert_cmpint(req(b, json_pack("{ssss}", "request", "history", "filter", "some"), NULL), ==, 400);
+	g_assert_cmpint(req(b, json_pack("{ssss}", "request", "history", "before", "12_x"), NULL), ==, 400);
+	g_assert_cmpint(req(b, json_pack("{sss[]}", "request", "history_delete", "call_ids"), NULL), ==, 400);
+	g_assert_cmpint(req(b, json_pack("{sss[s]}", "request", "history_delete", "call_ids", "nope"), NULL), ==, 400);
+	json_t *many = json_array();
+	for(int i = 0; i < 101; i++)
+		json_array_append_new(many, json_string("6f1c0e8e-0000-4000-8000-000000000001"));
+	g_assert_cmpint(req(b, json_pack("{ssso}", "request", "history_delete", "call_ids", many), NULL), ==, 413);
+}
+
 int main(int argc, char **argv) {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/call/ring-every-device-and-answer", test_ring_every_device_and_answer);
@@ -674,5 +844,10 @@ int main(int argc, char **argv) {
 	g_test_add_func("/call/admin-end-and-kick", test_admin_end_and_kick);
 	g_test_add_func("/call/shutdown", test_shutdown);
 	g_test_add_func("/call/events", test_events);
+	g_test_add_func("/call/records-answered", test_records_answered);
+	g_test_add_func("/call/records-unanswered", test_records_unanswered);
+	g_test_add_func("/call/records-busy-and-failed", test_records_busy_and_failed);
+	g_test_add_func("/call/records-presence", test_records_presence);
+	g_test_add_func("/call/history-without-database", test_history_without_database);
 	return g_test_run();
 }

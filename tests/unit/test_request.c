@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "calls_record.h"
 #include "calls_request.h"
 
 static int parse(const char *text, gboolean auth_none, size_t max, calls_error *err) {
@@ -161,9 +162,30 @@ static void test_error_names(void) {
 	g_assert_cmpstr(calls_error_name(999), ==, "internal");
 }
 
+static void test_cursor(void) {
+	gint64 us = 0;
+	char id[37];
+	char *c = calls_cursor_make(G_GINT64_CONSTANT(1795278237936262), "50861c63-ba49-46b4-a587-c541d9a78bbe");
+	g_assert_cmpstr(c, ==, "1795278237936262_50861c63-ba49-46b4-a587-c541d9a78bbe");
+	g_assert_true(calls_cursor_parse(c, &us, id));
+	g_assert_cmpint(us, ==, G_GINT64_CONSTANT(1795278237936262));
+	g_assert_cmpstr(id, ==, "50861c63-ba49-46b4-a587-c541d9a78bbe");
+	g_free(c);
+	const char *bad[] = {"", "_", "12", "12_", "_50861c63-ba49-46b4-a587-c541d9a78bbe",
+		"-1_50861c63-ba49-46b4-a587-c541d9a78bbe", "1x_50861c63-ba49-46b4-a587-c541d9a78bbe",
+		"999999999999999999_50861c63-ba49-46b4-a587-c541d9a78bbe",
+		"1_50861C63-BA49-46B4-A587-C541D9A78BBE", "1_50861c63-ba49-46b4-a587-c541d9a78bbe_",
+		"1234567890123456789_50861c63-ba49-46b4-a587-c541d9a78bbe"};
+	for(guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		if(calls_cursor_parse(bad[i], &us, id))
+			g_error("cursor \"%s\" was taken", bad[i]);
+	}
+}
+
 int main(int argc, char **argv) {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/request/valid", test_valid_requests);
+	g_test_add_func("/request/cursor", test_cursor);
 	g_test_add_func("/request/invalid", test_invalid_requests);
 	g_test_add_func("/request/ids", test_ids);
 	g_test_add_func("/request/size-limit", test_size_limit);
