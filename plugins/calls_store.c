@@ -52,6 +52,7 @@ typedef struct segment {
 	off_t spool_end;
 	guint expected, seen; /* query results */
 	char *error;          /* the first error, if any */
+	char sqlstate[6];     /* and its SQLSTATE */
 	PGresult *result;     /* a read's, or the orphans count */
 	gint64 sent_at;
 } segment;
@@ -646,8 +647,32 @@ static json_t *history_result(calls_read *r, PGresult *res) {
 	return out;
 }
 
+/* Errors that say nothing about the records: the connection, the server or
+ * a conflict is to blame, and the same batch will do later. */
+static gboolean transient(const segment *s) {
+	static const char *const classes[] = {"08", "40", "53", "55", "57", "58"};
+	for(guint i = 0; i < G_N_ELEMENTS(classes); i++) {
+		if(!strncmp(s->sqlstate, classes[i], 2))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static void segment_done(segment *s) {
 	inflight = NULL;
+	if(s->kind == SEG_WRITES && s->error != NULL && transient(s)) {
+		/* Back where they were, oldest first, then treat the database
+		 * as gone: lost() spools them with everything after. */
+		if(!s->from_spool) {
+			for(guint i = s->jobs->len; i > 0; i--)
+				g_queue_push_head(&pending, g_ptr_array_steal_index(s->jobs, i - 1));
+		}
+		char *why = g_strdup_printf("%s (SQLSTATE %s)", s->error, s->sqlstate);
+		segment_free(s);
+		lost(why);
+		g_free(why);
+		return;
+	}
 	switch(s->kind) {
 		case SEG_READ: {
 			job *j = g_ptr_array_index(s->jobs, 0);
@@ -749,6 +774,9 @@ static void consume(void) {
 		} else if(s->error == NULL) {
 			s->error = g_strdup(st == PGRES_PIPELINE_ABORTED ? "aborted with its batch" : PQresultErrorMessage(r));
 			g_strchomp(s->error);
+			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+			if(state != NULL)
+				g_strlcpy(s->sqlstate, state, sizeof(s->sqlstate));
 		}
 		PQclear(r);
 	}
