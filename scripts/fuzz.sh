@@ -9,13 +9,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 out="$top/.state/fuzz"
 mkdir -p "$out"
-pkgs="glib-2.0 jansson libcrypto"
+pkgs="glib-2.0 jansson libcrypto libpq"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I/usr/include/janus -I$top/plugins -I$top/tests/unit $(pkg-config --cflags $pkgs)"
 libs="$(pkg-config --libs $pkgs)"
 core="$top/plugins/calls_error.c $top/plugins/calls_config.c $top/plugins/calls_auth.c \
 $top/plugins/calls_request.c $top/plugins/calls_out.c $top/plugins/calls_registry.c \
 $top/plugins/calls_relay.c $top/plugins/calls_call.c $top/plugins/calls_identity.c \
-$top/plugins/calls_dispatch.c $top/tests/unit/janus_stubs.c $top/tests/unit/recorder.c"
+$top/plugins/calls_dispatch.c $top/plugins/calls_record.c $top/plugins/calls_history.c \
+$top/plugins/calls_store.c $top/plugins/calls_spool.c $out/calls_migrations.c \
+$top/tests/unit/janus_stubs.c $top/tests/unit/recorder.c"
+(cd "$top" && sh plugins/gen-migrations.sh sql/[0-9]*.sql) > "$out/calls_migrations.c"
 for target in request jwt; do
 	clang $flags -o "$out/fuzz_$target" "$top/tests/fuzz/fuzz_$target.c" $core $libs
 	mkdir -p "$out/$target"
