@@ -580,15 +580,13 @@ static segment *segment_new(seg_kind kind) {
 	return s;
 }
 
+/* What goes next, in the order that keeps reads consistent with writes: the
+ * spool first (older than anything in memory), then closing the calls a
+ * crashed run left open, then memory in arrival order. A read behind a long
+ * replay waits, and is answered unavailable at its deadline rather than
+ * with a history that misses calls already made. */
 static void send_next(void) {
-	job *head = g_queue_peek_head(&pending);
 	gint64 now = g_get_monotonic_time();
-	if(head != NULL && head->read != NULL) {
-		segment *s = segment_new(SEG_READ);
-		g_ptr_array_add(s->jobs, g_queue_pop_head(&pending));
-		send_segment(s);
-		return;
-	}
 	if(calls_spool_pending(spool) > 0) {
 		segment *s = segment_new(SEG_WRITES);
 		s->from_spool = TRUE;
@@ -610,6 +608,13 @@ static void send_next(void) {
 	}
 	if(!orphans_done) {
 		send_segment(segment_new(SEG_ORPHANS));
+		return;
+	}
+	job *head = g_queue_peek_head(&pending);
+	if(head != NULL && head->read != NULL) {
+		segment *s = segment_new(SEG_READ);
+		g_ptr_array_add(s->jobs, g_queue_pop_head(&pending));
+		send_segment(s);
 		return;
 	}
 	if(head != NULL) {
