@@ -23,6 +23,13 @@
 	const SERVER = params.get('server') || config.server || defaultServer();
 	const AUTH = (params.get('auth') || config.auth || 'none') === 'jwt' ? 'jwt' : 'none';
 	const DEBUG = params.get('debug') === '1';
+	// Entries asked for per page of the call history (the server allows 1..100).
+	const HISTORY_LIMIT = clampInt(params.get('history_limit') || config.history_limit, 1, 100, 20);
+
+	function clampInt(v, lo, hi, dflt) {
+		const n = Number(v);
+		return Number.isInteger(n) && n >= lo && n <= hi ? n : dflt;
+	}
 
 	function defaultServer() {
 		const host = location.hostname || 'localhost';
@@ -42,6 +49,21 @@
 		iceServers: [],       // shared with janus.js: filled from `registered`
 		recent: [],
 		timer: null,
+		tab: 'dial',          // the home screen's tab: 'dial' | 'calls'
+		missed: 0,            // the missed-calls badge
+	};
+
+	// The call history shown in the Calls tab (pages from the server, newest first).
+	const H = {
+		entries: [],          // history entries as the server sent them
+		next: null,           // cursor of the next (older) page, or null
+		filter: 'all',        // 'all' | 'missed'
+		loading: false,
+		loaded: false,        // the first page came in
+		stale: true,          // a call ended since: load again when the tab shows
+		loadedAt: 0,
+		error: null,          // the last failure (CallsError), shown in the tab
+		seq: 0,               // numbers loads; an answer to an older one is dropped
 	};
 
 	const media = {
@@ -150,7 +172,7 @@
 		const c = S.call;
 		if (c && c.dir === 'in' && c.state === 'incoming') document.title = '📞 ' + (c.display || c.peer) + ' is calling';
 		else if (c && c.state === 'active') document.title = 'In call with ' + (c.display || c.peer);
-		else document.title = 'Calls';
+		else document.title = S.missed ? 'Calls (' + S.missed + ' missed)' : 'Calls';
 	}
 
 	// ---------------------------------------------------------------- sounds (WebAudio only)
@@ -325,6 +347,7 @@
 	const REPLY_OF = {
 		register: 'registered', unregister: 'unregistered', call: 'calling', accept: 'accepted',
 		decline: 'declined', hangup: 'hungup', update: 'updated', media: 'media_set', call_info: 'call_info',
+		history: 'history', history_seen: 'history_seen', history_delete: 'history_deleted',
 	};
 	// Whether Janus may still hold a PeerConnection (or ICE agent) for this handle: set when a JSEP
 	// goes either way, cleared when Janus reports it gone (its `hangup`). A new offer sent before
@@ -504,6 +527,7 @@
 		resetMedia();
 		if (S.call) endCall(S.call, { text: why, kind: 'error', reason: 'disconnected', outcome: 'failed' }, { quiet: true });
 		clearWaiting();
+		resetHistory();
 		if (S.me) {
 			S.me = null;
 			signinError(why + '. Sign in again to reconnect.');
@@ -717,6 +741,8 @@
 			} catch (e) { /* storage off */ }
 			S.iceServers.splice(0, S.iceServers.length, ...(Array.isArray(data.ice_servers) ? data.ice_servers : []));
 			loadRecent();
+			resetHistory();
+			setMissed(data.missed_calls);
 			enterHome();
 			if (data.missed_calls > 0) {
 				notice({ text: 'You missed ' + data.missed_calls + (data.missed_calls === 1 ? ' call' : ' calls') + ' while away',
@@ -738,6 +764,7 @@
 		notice(null);
 		renderRecent();
 		show('home');
+		showTab('dial');
 		setTimeout(() => $('call-to').focus(), 0);
 	}
 
@@ -746,6 +773,7 @@
 		clearWaiting();
 		try { await request({ request: 'unregister' }); } catch (e) { /* leaving anyway */ }
 		S.me = null;
+		resetHistory();
 		show('signin');
 	}
 
@@ -753,6 +781,7 @@
 		if (!S.me) return;
 		if (S.call) endCall(S.call, null, { quiet: true });
 		clearWaiting();
+		resetHistory();
 		S.me = null;
 		const why = {
 			replaced: 'You signed in again as this device somewhere else.',
@@ -773,6 +802,7 @@
 		case 'update': onUpdate(d, jsep); break;
 		case 'media_state': onMediaState(d); break;
 		case 'unregistered': onUnregistered(d); break;
+		case 'missed_calls': setMissed(d.count); break;
 		case 'error': toast(errorText(new CallsError(d.error_code, d.error)), 'error'); break;
 		default: if (DEBUG) console.log('calls: unhandled', d);
 		}
@@ -882,7 +912,9 @@
 			if (d.reason === 'cancelled' || d.reason === 'missed') {
 				addRecent({ peer: w.peer, display: w.display, video: w.video, dir: 'in', outcome: 'missed' });
 				toast('Missed ' + kindText(w.video) + ' from ' + w.display);
+				missedCall();
 			}
+			historyChanged();
 			return;
 		}
 		const c = S.call;
@@ -896,7 +928,10 @@
 			msg.sub = 'Duration ' + fmtDuration(secs);
 			msg.duration = secs;
 		}
+		// This device rang and nobody answered here or elsewhere: one more missed call.
+		const missed = c.dir === 'in' && !c.answeredAt && (d.reason === 'missed' || d.reason === 'cancelled');
 		endCall(c, msg);
+		if (missed) missedCall();
 	}
 
 	// ---------------------------------------------------------------- call actions
@@ -1039,6 +1074,7 @@
 		// A call still waiting stays in its banner: the server rings it again, with its
 		// offer, once this call is over (then it shows as an ordinary incoming call).
 		renderWaiting();
+		historyChanged();
 		if (opts && opts.quiet) return;
 		if (S.me) {
 			show('home');
@@ -1138,6 +1174,7 @@
 		if (S.call) body.reason = 'busy';
 		try { await request(body); } catch (e) { /* over already */ }
 		addRecent({ peer: w.peer, display: w.display, video: w.video, dir: 'in', outcome: 'declined' });
+		historyChanged();
 		if (!S.waiting.size && !S.call) Sound.stop();
 	}
 
@@ -1305,8 +1342,8 @@
 			const sub = document.createElement('span');
 			sub.className = 'r-sub';
 			sub.innerHTML = '<svg><use href="#' + (r.dir === 'in' ? 'i-in' : 'i-out') + '"/></svg>';
-			const when = new Date(r.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-			const what = r.outcome === 'answered' ? (typeof r.duration === 'number' ? fmtDuration(r.duration) : 'Answered')
+			const when = fmtWhen(new Date(r.at).toISOString());
+			const what = r.outcome === 'answered' ? (typeof r.duration === 'number' ? fmtLength(r.duration) : 'Answered')
 				: (OUTCOME_TEXT[r.outcome] || r.outcome);
 			sub.append(document.createTextNode(when + ' · ' + what));
 			text.append(name, sub);
@@ -1321,6 +1358,278 @@
 			li.append(b);
 			list.append(li);
 		}
+	}
+
+	// ---------------------------------------------------------------- tabs, missed-calls badge
+
+	function showTab(name) {
+		S.tab = name === 'calls' ? 'calls' : 'dial';
+		for (const t of document.querySelectorAll('.tabs .tab')) {
+			const on = t.dataset.tab === S.tab;
+			t.setAttribute('aria-selected', String(on));
+			t.tabIndex = on ? 0 : -1;
+			$('panel-' + t.dataset.tab).hidden = !on;
+		}
+		document.body.dataset.tab = S.tab;
+		if (S.tab !== 'calls') return;
+		// Opening the tab is seeing the missed calls, on every device of this user.
+		markSeen();
+		if (H.stale || !H.loaded || H.error || Date.now() - H.loadedAt > 30000) loadHistory(true);
+		else renderHistory();
+	}
+
+	function historyShown() {
+		return !!S.me && currentScreen() === 'home' && S.tab === 'calls';
+	}
+
+	function setMissed(n) {
+		S.missed = Number.isInteger(n) && n > 0 ? n : 0;
+		const b = $('calls-badge');
+		b.textContent = S.missed > 99 ? '99+' : String(S.missed);
+		b.hidden = !S.missed;
+		$('tab-calls').setAttribute('aria-label', S.missed ? 'Calls, ' + S.missed + ' missed' : 'Calls');
+		updateTitle();
+	}
+
+	function markSeen() {
+		setMissed(0);
+		if (!S.me) return;
+		request({ request: 'history_seen' }).catch((e) => { if (DEBUG) console.warn('history_seen', e); });
+	}
+
+	// A call that rang this device ended without an answer. Looking at the Calls tab right
+	// then is seeing it; otherwise the badge counts it.
+	function missedCall() {
+		if (historyShown() && !document.hidden) markSeen();
+		else setMissed(S.missed + 1);
+	}
+
+	// ---------------------------------------------------------------- call history (the Calls tab)
+
+	const HISTORY_OUTCOME = {
+		missed: 'Missed', declined: 'Declined', cancelled: 'Cancelled', no_answer: 'No answer', busy: 'Busy',
+		unavailable: 'Unavailable', failed: 'Failed',
+	};
+
+	// Forgets the history and the badge (sign-in, sign-out, connection lost).
+	function resetHistory() {
+		setMissed(0);
+		H.seq++;
+		Object.assign(H, { entries: [], next: null, filter: 'all', loading: false, loaded: false, stale: true,
+			loadedAt: 0, error: null });
+		renderHistory();
+	}
+
+	// A call ended (or a waiting one was declined): its entry is in the history now.
+	function historyChanged() {
+		H.stale = true;
+		// After the caller has shown the home screen again.
+		setTimeout(() => { if (H.stale && historyShown()) loadHistory(true); }, 0);
+	}
+
+	// Loads the first page again (reset) or the next, older page.
+	async function loadHistory(reset) {
+		if (!S.me) return;
+		if (!reset && (H.loading || !H.next)) return;
+		const seq = ++H.seq;
+		const body = { request: 'history', limit: HISTORY_LIMIT };
+		if (!reset) body.before = H.next;
+		if (H.filter === 'missed') body.filter = 'missed';
+		H.loading = true;
+		if (reset) H.stale = false;
+		renderHistory();
+		try {
+			const { data } = await request(body);
+			if (seq !== H.seq) return;
+			const got = Array.isArray(data.entries) ? data.entries.filter((e) => e && typeof e.call_id === 'string') : [];
+			if (reset) {
+				H.entries = got;
+			} else {
+				const have = new Set(H.entries.map((e) => e.call_id));
+				H.entries = H.entries.concat(got.filter((e) => !have.has(e.call_id)));
+			}
+			H.next = typeof data.next === 'string' && data.next ? data.next : null;
+			H.loaded = true;
+			H.loadedAt = Date.now();
+			H.error = null;
+		} catch (e) {
+			if (seq !== H.seq) return;
+			if (reset) H.stale = true;
+			H.error = e;
+		} finally {
+			if (seq === H.seq) {
+				H.loading = false;
+				renderHistory();
+			}
+		}
+	}
+
+	function setFilter(f) {
+		if (f === H.filter) return;
+		H.filter = f === 'missed' ? 'missed' : 'all';
+		H.entries = [];
+		H.next = null;
+		H.loaded = false;
+		loadHistory(true);
+	}
+
+	async function deleteEntry(id, li) {
+		if (!S.me || li.getAttribute('aria-busy') === 'true') return;
+		li.setAttribute('aria-busy', 'true');
+		for (const b of li.querySelectorAll('button')) b.disabled = true;
+		try {
+			await request({ request: 'history_delete', call_ids: [id] });
+			// Gone from this user's log (count 0: it was gone already).
+			H.entries = H.entries.filter((e) => e.call_id !== id);
+			renderHistory();
+		} catch (e) {
+			li.removeAttribute('aria-busy');
+			for (const b of li.querySelectorAll('button')) b.disabled = false;
+			renderHistory();
+			toast(e instanceof CallsError && e.code === 503 ? 'History is unavailable right now: the call was not deleted'
+				: "Couldn't delete the call: " + errorText(e), 'error');
+		}
+	}
+
+	// "14:03" for today, a date otherwise.
+	function fmtWhen(iso) {
+		const d = new Date(iso);
+		if (isNaN(d)) return '';
+		const now = new Date();
+		if (d.toDateString() === now.toDateString()) {
+			return String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0');
+		}
+		const opts = { day: 'numeric', month: 'short' };
+		if (d.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
+		return d.toLocaleDateString([], opts);
+	}
+
+	// m:ss (h:mm:ss from an hour on).
+	function fmtLength(sec) {
+		sec = Math.max(0, Math.floor(Number(sec) || 0));
+		const h = Math.floor(sec / 3600), m = Math.floor(sec / 60) % 60, s = String(sec % 60).padStart(2, '0');
+		return h ? h + ':' + String(m).padStart(2, '0') + ':' + s : m + ':' + s;
+	}
+
+	function svgUse(id) {
+		const NS = 'http://www.w3.org/2000/svg';
+		const svg = document.createElementNS(NS, 'svg');
+		svg.setAttribute('aria-hidden', 'true');
+		const use = document.createElementNS(NS, 'use');
+		use.setAttribute('href', '#' + id);
+		svg.append(use);
+		return svg;
+	}
+
+	function span(cls, text) {
+		const e = document.createElement('span');
+		if (cls) e.className = cls;
+		if (text !== undefined) e.textContent = text;
+		return e;
+	}
+
+	function historyRow(e) {
+		const li = document.createElement('li');
+		const video = e.media === 'video';
+		const incoming = e.direction === 'incoming';
+		const answered = e.outcome === 'answered';
+		const group = e.kind === 'group';
+		const who = group ? (e.title || (Array.isArray(e.participants) ? e.participants.join(', ') : 'Group call'))
+			: (e.display || e.peer || 'Unknown');
+		li.dataset.callId = e.call_id;
+		li.dataset.direction = incoming ? 'incoming' : 'outgoing';
+		li.dataset.outcome = e.outcome || '';
+		li.dataset.media = video ? 'video' : 'audio';
+		if (e.peer) li.dataset.peer = e.peer;
+		if (e.outcome === 'missed') li.className = 'h-missed';
+
+		const av = span('avatar avatar-sm');
+		av.setAttribute('aria-hidden', 'true');
+		paintAvatar(av, group ? who : e.peer, who);
+
+		const text = span('h-text');
+		const name = span('h-name');
+		name.append(span('h-display', who));
+		if (!group && e.peer && e.peer !== who) name.append(span('h-user', e.peer));
+		const sub = span('h-sub');
+		const arrow = svgUse(incoming ? 'i-in' : 'i-out');
+		arrow.setAttribute('aria-hidden', 'false');
+		arrow.setAttribute('role', 'img');
+		arrow.setAttribute('aria-label', incoming ? 'Incoming' : 'Outgoing');
+		arrow.classList.add('h-dir');
+		const what = answered ? fmtLength(e.duration) : (HISTORY_OUTCOME[e.outcome] || e.outcome || '');
+		const line = span('');
+		line.append(span('h-media', video ? 'Video' : 'Voice'), document.createTextNode(' · '),
+			span(answered ? 'h-duration' : 'h-outcome', what), document.createTextNode(' · '),
+			span('h-when', fmtWhen(e.started_at)));
+		sub.append(arrow, line);
+		text.append(name, sub);
+		const started = new Date(e.started_at);
+		text.title = (incoming ? 'Incoming ' : 'Outgoing ') + (video ? 'video' : 'voice') + ' call' +
+			(isNaN(started) ? '' : ', ' + started.toLocaleString()) +
+			(answered ? ', ' + fmtLength(e.duration) : ', ' + what.toLowerCase());
+
+		const actions = span('h-actions');
+		if (!group && e.peer) {
+			const back = document.createElement('button');
+			back.type = 'button';
+			back.className = 'icon-btn h-callback';
+			back.dataset.testid = 'history-callback';
+			back.title = (video ? 'Video call ' : 'Voice call ') + who;
+			back.setAttribute('aria-label', back.title);
+			back.disabled = !!S.call;
+			back.append(svgUse(video ? 'i-video' : 'i-phone'));
+			back.addEventListener('click', () => {
+				if (S.call) return;
+				$('call-to').value = e.peer;
+				startCall(e.peer, video);
+			});
+			actions.append(back);
+		}
+		const del = document.createElement('button');
+		del.type = 'button';
+		del.className = 'icon-btn h-delete';
+		del.dataset.testid = 'history-delete';
+		del.title = 'Delete from history';
+		del.setAttribute('aria-label', 'Delete the call with ' + who + ' from history');
+		del.append(svgUse('i-trash'));
+		del.addEventListener('click', () => deleteEntry(e.call_id, li));
+		actions.append(del);
+
+		li.append(av, text, actions);
+		return li;
+	}
+
+	function renderHistory() {
+		const list = $('history-list');
+		list.textContent = '';
+		for (const e of H.entries) list.append(historyRow(e));
+		$('history').setAttribute('aria-busy', String(H.loading));
+		for (const c of document.querySelectorAll('.chips .chip')) c.setAttribute('aria-pressed', String(c.dataset.filter === H.filter));
+
+		const err = H.error;
+		const alert = $('history-alert');
+		if (err) {
+			const unavailable = err instanceof CallsError && err.code === 503;
+			$('history-alert-main').textContent = unavailable ? 'History is unavailable right now'
+				: "Couldn't load the call history";
+			$('history-alert-sub').textContent = unavailable ? 'Calls still work; they will show up here later.'
+				: errorText(err);
+			alert.dataset.code = err instanceof CallsError ? String(err.code) : '0';
+			alert.hidden = false;
+		} else {
+			alert.hidden = true;
+			alert.removeAttribute('data-code');
+		}
+		$('history-retry').disabled = H.loading;
+		$('history-loading').hidden = !(H.loading && !H.entries.length);
+		const empty = H.loaded && !H.loading && !err && !H.entries.length;
+		$('history-empty').textContent = H.filter === 'missed' ? 'No missed calls.' : 'No calls yet. Calls you make and get show up here.';
+		$('history-empty').hidden = !empty;
+		const more = $('history-more');
+		more.hidden = !H.next || (!!err && !H.entries.length);
+		more.disabled = H.loading;
+		more.textContent = H.loading && H.entries.length ? 'Loading…' : 'Show older calls';
 	}
 
 	// ---------------------------------------------------------------- wiring
@@ -1357,6 +1666,18 @@
 		$('btn-mute').addEventListener('click', toggleMute);
 		$('btn-camera').addEventListener('click', toggleCamera);
 		$('btn-video-on').addEventListener('click', turnVideoOn);
+		for (const t of document.querySelectorAll('.tabs .tab')) {
+			t.addEventListener('click', () => showTab(t.dataset.tab));
+			t.addEventListener('keydown', (ev) => {
+				if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
+				const other = t.dataset.tab === 'dial' ? 'calls' : 'dial';
+				showTab(other);
+				$('tab-' + other).focus();
+			});
+		}
+		for (const c of document.querySelectorAll('.chips .chip')) c.addEventListener('click', () => setFilter(c.dataset.filter));
+		$('history-retry').addEventListener('click', () => loadHistory(!H.loaded || H.stale || !H.next));
+		$('history-more').addEventListener('click', () => loadHistory(false));
 		$('btn-waiting-decline').addEventListener('click', declineWaiting);
 		$('btn-waiting-accept').addEventListener('click', endAndAccept);
 		document.addEventListener('keydown', (ev) => {
@@ -1382,6 +1703,10 @@
 				localTracks: Array.from(media.local.values()).map((t) => t.kind),
 				remoteTracks: Array.from(media.remote.values()).map((t) => t.kind),
 				sound: Sound.kind,
+				tab: S.tab,
+				missed: S.missed,
+				history: { entries: H.entries.length, next: H.next, loading: H.loading, loaded: H.loaded,
+					error: H.error ? { code: H.error.code, message: H.error.message } : null },
 			};
 		},
 		log: debugLog,
