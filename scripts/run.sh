@@ -8,6 +8,10 @@
 #
 # Ports (all overridable): CALLS_WEB_PORT 8280, CALLS_WS_PORT 8288,
 # CALLS_ADMIN_PORT 7288. State lives in .state/ of the checkout.
+#
+# Call history goes to a private PostgreSQL cluster whose data is kept in
+# .state/run/pg (tests/lib/pg_instance.py; unix socket only), or to the
+# database named by CALLS_CONNINFO (a libpq connection string) when it is set.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 web_port=${CALLS_WEB_PORT:-8280}
@@ -33,16 +37,53 @@ window.CALLS_CONFIG = { server: "ws://" + location.hostname + ":$ws_port", auth:
 JS
 
 pids=""
+pg_pid=""
 cleanup() {
-	[ -n "$pids" ] && kill $pids 2>/dev/null || true
-	wait 2>/dev/null || true
+	# Janus and the web server first, then the database Janus writes to.
+	if [ -n "$pids" ]; then
+		kill $pids 2>/dev/null || true
+		wait $pids 2>/dev/null || true
+	fi
+	if [ -n "$pg_pid" ]; then
+		kill "$pg_pid" 2>/dev/null || true
+		wait "$pg_pid" 2>/dev/null || true
+	fi
+	pids=""
+	pg_pid=""
 }
 trap cleanup EXIT INT TERM
 
+conninfo=${CALLS_CONNINFO:-}
+if [ -z "$conninfo" ]; then
+	# Started first and stopped last (cleanup): Janus writes its last calls on
+	# the way out. As a background job it ignores Ctrl-C's SIGINT.
+	rm -f "$state/pg.out"
+	python3 "$top/tests/lib/pg_instance.py" --dir "$state/pg" >"$state/pg.out" &
+	pg_pid=$!
+	tries=0
+	while ! grep -q '^conninfo=' "$state/pg.out" 2>/dev/null; do
+		if ! kill -0 "$pg_pid" 2>/dev/null; then
+			echo "run.sh: PostgreSQL did not start (see above; its log: $state/pg/postgres.log)." >&2
+			echo "run.sh: CALLS_CONNINFO=<libpq string> uses a database of your own instead." >&2
+			exit 1
+		fi
+		tries=$((tries + 1))
+		if [ $tries -gt 1200 ]; then
+			kill "$pg_pid" 2>/dev/null || true
+			echo "run.sh: PostgreSQL did not start within 120 s (log: $state/pg/postgres.log)" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	conninfo=$(sed -n 's/^conninfo=//p' "$state/pg.out" | head -n 1)
+fi
+mkdir -p "$state/spool"
+
 python3 "$top/tests/lib/janus_instance.py" --ws-port "$ws_port" --admin-port "$admin_port" \
 	--ice-iface "" --workdir "$state/janus" \
-	--set general.auth=none --set general.admin_key=dev-admin-key &
-pids="$pids $!"
+	--set general.auth=none --set general.admin_key=dev-admin-key \
+	--set "database.conninfo=$conninfo" --set "database.spool_dir=$state/spool" &
+pids="$!"
 python3 -m http.server "$web_port" --bind 127.0.0.1 --directory "$state/www" >"$state/web.log" 2>&1 &
 pids="$pids $!"
 
@@ -50,5 +91,10 @@ echo "Web client:  http://localhost:$web_port/"
 echo "Janus:       ws://localhost:$ws_port (plugin janus.plugin.calls, auth none)"
 echo "Admin API:   ws://localhost:$admin_port (admin_secret janusoverlord, admin_key dev-admin-key)"
 echo "Janus log:   $state/janus/janus.log"
+if [ -n "${CALLS_CONNINFO:-}" ]; then
+	echo "Database:    psql '$conninfo'   (CALLS_CONNINFO)"
+else
+	echo "Database:    psql '$conninfo'   (data in $state/pg, kept between runs)"
+fi
 echo "Ctrl-C to stop."
 wait

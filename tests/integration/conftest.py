@@ -5,6 +5,12 @@ namespace), with one of the plugin configurations in VARIANTS. A test names
 its configuration with `@pytest.mark.janus("name")` (default: "default");
 tests are reordered so that each configuration starts once.
 
+The configurations in DB_VARIANTS also get a `database` group: the session's
+private PostgreSQL (the `pg` fixture, started only when such a test runs), a
+spool folder inside that Janus's work folder, a node name of their own. A
+test that stops or freezes PostgreSQL uses the `db` fixture, which starts and
+thaws it again afterwards.
+
 Tests are `async def` functions run by the hook below, each in its own event
 loop with a time limit; the `calls` fixture hands out devices and admin
 clients and closes them all at the end of the test.
@@ -16,7 +22,9 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -30,6 +38,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, HERE)
 
 from janus_instance import JanusInstance  # noqa: E402
+from pg_instance import PgCluster  # noqa: E402
 import calls_client  # noqa: E402
 
 # curl in the sample event handler must not go through a proxy.
@@ -60,8 +69,16 @@ VARIANTS = {
     "events_off": {"general": {"events": False}},
     "robust": {"general": {"rate_limit": 1000}},
     "bitrate": {"general": {"max_bitrate": 300000}},
+    # (history tests make many quick calls and page fast: no rate limit to speak of)
+    "history": {"general": {"rate_limit": 1000}},
+    "history_short": {"general": {"ring_timeout": 3, "rate_limit": 1000}},
+    "history_nowait": {"general": {"call_waiting": False, "rate_limit": 1000}},
 }
 EVENT_VARIANTS = {"events", "events_off"}
+# Variants with call history in the session's PostgreSQL. DB_TIMEOUT_MS is
+# database.timeout_ms: a query unanswered that long means "unreachable".
+DB_VARIANTS = {"history", "history_short", "history_nowait"}
+DB_TIMEOUT_MS = 2000
 ORDER = list(VARIANTS)
 
 
@@ -161,7 +178,7 @@ class Pool:
         self.janus = None
         self.sink = None
 
-    def get(self, name):
+    def get(self, name, pg=None):
         if self.name == name and self.janus is not None and self.janus.alive():
             return self.janus
         self.release()
@@ -170,6 +187,14 @@ class Pool:
             self.sink = EventSink(EVENTS_PORT)
         self.janus = JanusInstance(plugin_conf=conf,
                                    event_backend=self.sink.url if self.sink else None)
+        if name in DB_VARIANTS:
+            # The spool lives with this Janus's configuration, so that a
+            # restart of the same JanusInstance finds it again.
+            spool = os.path.join(self.janus.workdir, "spool")
+            os.makedirs(spool, exist_ok=True)
+            self.janus.plugin_conf["database"] = {
+                "conninfo": pg.conninfo, "spool_dir": spool,
+                "timeout_ms": DB_TIMEOUT_MS, "node": "itest-" + name}
         self.name = name
         try:
             self.janus.start()
@@ -193,6 +218,43 @@ def calls_client_merge(base, over):
     for group, values in over.items():
         out.setdefault(group, {}).update(values)
     return out
+
+
+@pytest.fixture(scope="session")
+def pg(pool):
+    """The session's private PostgreSQL (tests/lib/pg_instance.py), stopped at
+    the end, after the Janus that writes to it."""
+    folder = tempfile.mkdtemp(prefix="calls-pg-")
+    cluster = PgCluster(folder)
+    try:
+        cluster.start()
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    yield cluster
+    try:
+        pool.release()
+        cluster.stop()
+    finally:
+        if not os.environ.get("CALLS_KEEP_TMP"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def pg_up(cluster):
+    """PostgreSQL running and not frozen (after a test that stopped or froze it)."""
+    if cluster.frozen:
+        cluster.thaw()
+    if not cluster.running():
+        cluster.start()
+
+
+@pytest.fixture
+def db(pg):
+    """The session's PostgreSQL for a test that may stop, kill or freeze it:
+    running and thawed again afterwards."""
+    pg_up(pg)
+    yield pg
+    pg_up(pg)
 
 
 @pytest.fixture(scope="session")
@@ -276,9 +338,14 @@ class Calls:
 @pytest.fixture
 def calls(request, pool):
     name = variant_of(request.node)
-    janus = pool.get(name)
+    cluster = None
+    if name in DB_VARIANTS:
+        cluster = request.getfixturevalue("pg")
+        pg_up(cluster)
+    janus = pool.get(name, cluster)
     c = Calls(janus, pool.sink, name)
     request.node._calls_janus = janus
+    request.node._calls_pg = cluster
     yield c
     alive = janus.alive()
     if not alive:
@@ -320,6 +387,9 @@ def pytest_runtest_makereport(item, call):
     janus = getattr(item, "_calls_janus", None)
     if rep.failed and janus is not None:
         rep.sections.append(("janus log tail (%s)" % janus.log_path, janus.log_tail(60)))
+    cluster = getattr(item, "_calls_pg", None)
+    if rep.failed and cluster is not None:
+        rep.sections.append(("postgres log tail (%s)" % cluster.log_path, cluster.log_tail(20)))
 
 
 # ------------------------------------------------------------ helpers for tests

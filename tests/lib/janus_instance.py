@@ -6,7 +6,7 @@ starts `janus -F <conf> -P <plugin dir>` and waits until both WebSocket ports
 answer. Meant to run inside the network namespace of tests/lib/with-netns.sh,
 where fixed ports cannot collide with anything else.
 
-As a module: JanusInstance(...).start() / .stop().
+As a module: JanusInstance(...).start() / .stop() / .kill() / .restart().
 As a program: python3 janus_instance.py [--set group.key=value ...] runs Janus
 in the foreground until interrupted (used by the browser test and by hand).
 """
@@ -208,6 +208,16 @@ class JanusInstance:
         if getattr(self, "log", None):
             self.log.close()
             self.log = None
+
+    def kill(self):
+        """SIGKILL: a crash, nothing is written on the way out. start() again
+        runs the same configuration (and work folder) as before."""
+        self.stop(sig=signal.SIGKILL)
+
+    def restart(self, timeout=20):
+        """A clean stop (SIGTERM), then a start with the same configuration."""
+        self.stop()
+        return self.start(timeout)
 
     def cleanup(self):
         self.stop()
