@@ -8,6 +8,7 @@ and `db` fixtures of conftest.py) with database.timeout_ms = DB_TIMEOUT_MS.
 """
 
 import asyncio
+import os
 import datetime
 import re
 import time
@@ -992,3 +993,50 @@ async def test_no_database_history_503(calls):
     # still checked for shape first
     await history(a, expect_code=400, limit=0)
     await a.err({"request": "history_delete", "call_ids": []}, 400)
+
+
+@pytest.mark.timeout(120)
+async def test_refused_record_is_kept_aside(calls, db):
+    """A record the database refuses on its own (here a trigger refuses one
+    user's rows) is set aside in rejected.jsonl of the spool folder, and the
+    records batched with it are still written, from memory and from the
+    spool alike."""
+    a = await calls.device(calls.uid("a"))
+    b = await calls.device(calls.uid("b"))
+    poison = "poison-" + calls.tag
+    await sql(db, "CREATE OR REPLACE FUNCTION calls_test_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                  " $$BEGIN IF NEW.user_id LIKE 'poison-%' THEN RAISE EXCEPTION 'refused by the test';"
+                  " END IF; RETURN NEW; END$$")
+    await sql(db, "CREATE TRIGGER calls_test_refuse BEFORE INSERT ON calls_participants"
+                  " FOR EACH ROW EXECUTE FUNCTION calls_test_refuse()")
+    rejected = os.path.join(calls.janus.workdir, "spool", "rejected.jsonl")
+    try:
+        # From memory: the refused call and a good one, back to back.
+        bad1 = await one_call(a, b, "unavailable", offline=poison)
+        good1 = await one_call(a, b, "declined")
+        await wait_written(db, good1)
+        # From the spool: both made while the database is stopped, replayed
+        # as one batch, which fails and is retried a record at a time.
+        await asyncio.to_thread(db.stop)
+        bad2 = await one_call(a, b, "unavailable", offline=poison)
+        good2 = await one_call(a, b, "declined")
+        await wait_stats(calls, lambda s: s["spooled"] >= 4, "the outage calls spooled", 20)
+        await asyncio.to_thread(db.start)
+        await wait_written(db, good2, timeout=RECOVERY_TIMEOUT)
+        await wait_stats(calls, lambda s: s["spooled"] == 0 and s["store_queue"] == 0,
+                         "spool and queue empty", RECOVERY_TIMEOUT)
+        for bad in (bad1, bad2):
+            assert await sql_value(db, "SELECT count(*) FROM calls_calls WHERE call_id = :'id'", id=bad) == "0"
+        for good in (good1, good2):
+            assert await sql_value(db, "SELECT count(*) FROM calls_participants WHERE call_id = :'id'",
+                                   id=good) == "2"
+        with open(rejected) as f:
+            lines = f.read().splitlines()
+        for bad in (bad1, bad2):
+            # its start and its end record
+            kept = [l for l in lines if bad in l]
+            assert len(kept) == 2 and all(l.startswith("call\t{") for l in kept), \
+                "rejected.jsonl should hold both records of %s: %s" % (bad, lines)
+        assert not any(good1 in l or good2 in l for l in lines), lines
+    finally:
+        await sql(db, "DROP TRIGGER IF EXISTS calls_test_refuse ON calls_participants")
