@@ -707,8 +707,10 @@ static void segment_done(segment *s) {
 				if(strcmp(n, "0") != 0)
 					JANUS_LOG(LOG_WARN, "[calls] store: closed %s calls an earlier run of node %s left open (server_shutdown)\n", n, node);
 			} else {
-				JANUS_LOG(LOG_ERR, "[calls] store: closing calls left open failed: %s\n", s->error);
-				orphans_done = TRUE;
+				/* Tried again after a reconnect if the database was to blame. */
+				orphans_done = !transient(s);
+				JANUS_LOG(LOG_ERR, "[calls] store: closing calls left open failed%s: %s\n",
+					orphans_done ? "" : " (will retry)", s->error);
 			}
 			break;
 		case SEG_ALIVE:
