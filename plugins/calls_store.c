@@ -4,7 +4,8 @@
  * Work moves through three places, always in order:
  *   inbox   (any thread, under inbox.lock) -> the store thread takes it all;
  *   pending (store thread) -> writes while the database is up and the spool
- *           is empty, and reads;
+ *           is empty; reads wait in a queue of their own, each behind the
+ *           writes that came before it (its barrier);
  *   spool   (file) -> writes while the database is down or the spool is
  *           still being replayed.
  * At most one segment (a batch of writes with one sync, or one read) is in
@@ -41,6 +42,7 @@ typedef struct job {
 	char *line;           /* a write: "<op>\t<json doc>" */
 	calls_read *read;     /* or a read */
 	gboolean alone;       /* write it in a batch of its own (its batch failed) */
+	guint64 seq;          /* a write: its place in memory; a read: the last write before it */
 } job;
 
 typedef enum seg_kind { SEG_WRITES, SEG_READ, SEG_ORPHANS, SEG_ALIVE } seg_kind;
@@ -74,7 +76,9 @@ static char *node, *boot;
 static PGconn *conn;
 static gboolean ready;
 static calls_spool *spool;
-static GQueue pending = G_QUEUE_INIT;
+static GQueue pending = G_QUEUE_INIT;     /* job* writes, oldest first */
+static GQueue reads = G_QUEUE_INIT;       /* job* reads, oldest first */
+static guint64 write_seq;
 static segment *inflight;
 static gint64 retry_at, backoff, down_since, alive_due;
 static gboolean orphans_done, said_down;
@@ -82,6 +86,9 @@ static off_t alone_until;      /* spool records before this go one per batch */
 static char *last_error;
 
 static volatile gint queued_count, spooled_count;
+/* Connected, nothing left to replay, crash-left calls closed: only then can a
+ * read be served, and only then do callers wait for one. */
+static volatile gint up;
 
 /* ---- jobs ---- */
 
@@ -179,7 +186,9 @@ void calls_store_write(const char *op, json_t *doc) {
 
 void calls_store_read(calls_read *r) {
 	r->deadline = g_get_monotonic_time() + (gint64)config->db_timeout_ms * G_TIME_SPAN_MILLISECOND;
-	if(!enabled) {
+	/* Not connected, or still replaying what an outage left: a read would
+	 * only wait for its deadline, or miss calls; say so at once. */
+	if(!enabled || !g_atomic_int_get(&up)) {
 		answer(r, FALSE);
 		return;
 	}
@@ -275,14 +284,16 @@ static void lost(const char *why) {
 	segment_free(s);
 	job *j;
 	while((j = g_queue_pop_head(&pending)) != NULL) {
-		if(j->read != NULL) {
-			answer(j->read, FALSE);
-		} else {
-			spool_job(j);
-			g_atomic_int_add(&queued_count, -1);
-		}
+		spool_job(j);
+		g_atomic_int_add(&queued_count, -1);
 		job_free(j);
 	}
+	while((j = g_queue_pop_head(&reads)) != NULL) {
+		answer(j->read, FALSE);
+		j->read = NULL;
+		job_free(j);
+	}
+	g_atomic_int_set(&up, 0);
 	spool_sync();
 	backoff = backoff == 0 ? BACKOFF_MIN : MIN(backoff * 2, BACKOFF_MAX);
 	retry_at = g_get_monotonic_time() + backoff;
@@ -611,16 +622,18 @@ static void send_next(void) {
 		return;
 	}
 	job *head = g_queue_peek_head(&pending);
-	if(head != NULL && head->read != NULL) {
+	job *read = g_queue_peek_head(&reads);
+	/* A read goes once the writes that came before it are in. */
+	if(read != NULL && (head == NULL || head->seq > read->seq)) {
 		segment *s = segment_new(SEG_READ);
-		g_ptr_array_add(s->jobs, g_queue_pop_head(&pending));
+		g_ptr_array_add(s->jobs, g_queue_pop_head(&reads));
 		send_segment(s);
 		return;
 	}
 	if(head != NULL) {
 		segment *s = segment_new(SEG_WRITES);
 		gboolean alone = head->alone;
-		while((head = g_queue_peek_head(&pending)) != NULL && head->read == NULL && s->jobs->len < BATCH) {
+		while((head = g_queue_peek_head(&pending)) != NULL && s->jobs->len < BATCH) {
 			if(s->jobs->len > 0 && (alone || head->alone))
 				break;
 			g_ptr_array_add(s->jobs, g_queue_pop_head(&pending));
@@ -806,10 +819,12 @@ static void take_inbox(gboolean *stop) {
 	while((j = g_queue_pop_head(&got)) != NULL) {
 		if(j->read != NULL) {
 			if(ready) {
-				g_queue_push_tail(&pending, j);
+				j->seq = write_seq;
+				g_queue_push_tail(&reads, j);
 				continue;
 			}
 			answer(j->read, FALSE);
+			j->read = NULL;
 			job_free(j);
 			continue;
 		}
@@ -821,27 +836,27 @@ static void take_inbox(gboolean *stop) {
 			job_free(j);
 			continue;
 		}
+		j->seq = ++write_seq;
 		g_queue_push_tail(&pending, j);
 	}
 	if(spooled)
 		spool_sync();
 }
 
-/* Reads waiting in memory past their deadline answer unavailable. */
+/* Reads waiting in memory past their deadline answer unavailable; returns
+ * the next deadline. Reads are few, and wait in their own queue. */
 static gint64 expire_reads(gint64 now) {
 	gint64 next = 0;
-	for(GList *l = pending.head; l != NULL;) {
+	for(GList *l = reads.head; l != NULL;) {
 		GList *nl = l->next;
 		job *j = l->data;
-		if(j->read != NULL) {
-			if(now >= j->read->deadline) {
-				answer(j->read, FALSE);
-				j->read = NULL;
-				job_free(j);
-				g_queue_delete_link(&pending, l);
-			} else if(next == 0 || j->read->deadline < next) {
-				next = j->read->deadline;
-			}
+		if(now >= j->read->deadline) {
+			answer(j->read, FALSE);
+			j->read = NULL;
+			job_free(j);
+			g_queue_delete_link(&reads, l);
+		} else if(next == 0 || j->read->deadline < next) {
+			next = j->read->deadline;
 		}
 		l = nl;
 	}
@@ -857,7 +872,8 @@ static gpointer store_thread(gpointer data) {
 		gint64 now = g_get_monotonic_time();
 		if(stop && stop_deadline == 0)
 			stop_deadline = now + (gint64)config->db_timeout_ms * G_TIME_SPAN_MILLISECOND;
-		if(stop && (inflight == NULL || inflight->kind == SEG_ALIVE) && g_queue_is_empty(&pending))
+		if(stop && (inflight == NULL || inflight->kind == SEG_ALIVE) && g_queue_is_empty(&pending) &&
+				g_queue_is_empty(&reads))
 			break;
 		if(stop && now >= stop_deadline) {
 			lost("stopping");
@@ -903,6 +919,7 @@ static gpointer store_thread(gpointer data) {
 			lost(why);
 			g_free(why);
 		}
+		g_atomic_int_set(&up, ready && orphans_done && calls_spool_pending(spool) == 0);
 	}
 	return NULL;
 }
