@@ -8,8 +8,9 @@
  * the handler turns into an item of its own queue.
  *
  * The connection runs libpq in non-blocking pipeline mode: queued writes go
- * out in batches of up to 200 with one sync, a batch is one transaction, and
- * the next batch leaves when its result is in. A batch unanswered for
+ * out in batches of up to 200 with one sync (the call records of a batch as
+ * one calls_put_calls() array), a batch is one transaction, and the next
+ * batch leaves when its result is in. A batch unanswered for
  * timeout_ms, or a broken connection, makes the database unreachable: the
  * records of that batch and everything after it go to the spool
  * (calls_spool.h), reads answer "unavailable" at once, and the thread
