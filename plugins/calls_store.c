@@ -246,7 +246,9 @@ static void segment_free(segment *s) {
 static void set_error(const char *why) {
 	g_free(last_error);
 	last_error = g_strdup(why);
-	g_strchomp(last_error);
+	/* libpq's messages run over several lines: one log line each. */
+	g_strdelimit(last_error, "\n\t", ' ');
+	g_strstrip(last_error);
 }
 
 /* The database is gone (or hangs): keep what was in flight and what waits in
@@ -818,7 +820,8 @@ static void consume(void) {
 			}
 		} else if(s->error == NULL) {
 			s->error = g_strdup(st == PGRES_PIPELINE_ABORTED ? "aborted with its batch" : PQresultErrorMessage(r));
-			g_strchomp(s->error);
+			g_strdelimit(s->error, "\n\t", ' ');
+			g_strstrip(s->error);
 			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 			if(state != NULL)
 				g_strlcpy(s->sqlstate, state, sizeof(s->sqlstate));
