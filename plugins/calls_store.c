@@ -692,15 +692,18 @@ static json_t *history_result(calls_read *r, PGresult *res) {
 	return out;
 }
 
-/* Errors that say nothing about the records: the connection, the server or
- * a conflict is to blame, and the same batch will do later. */
+/* Only data errors (22), constraint violations (23) and errors raised by
+ * triggers or functions (P0) can be a record's own fault. Anything else (a
+ * read-only standby, missing privileges, a dropped function, a connection
+ * or server problem) is the database's: the batch is spooled and retried
+ * after a reconnect, never set aside. */
 static gboolean transient(const segment *s) {
-	static const char *const classes[] = {"08", "40", "53", "55", "57", "58"};
-	for(guint i = 0; i < G_N_ELEMENTS(classes); i++) {
-		if(!strncmp(s->sqlstate, classes[i], 2))
-			return TRUE;
+	static const char *const record_classes[] = {"22", "23", "P0"};
+	for(guint i = 0; i < G_N_ELEMENTS(record_classes); i++) {
+		if(!strncmp(s->sqlstate, record_classes[i], 2))
+			return FALSE;
 	}
-	return FALSE;
+	return TRUE;
 }
 
 static void segment_done(segment *s) {
