@@ -93,15 +93,6 @@ calls_call *calls_call_find(const char *id) {
 
 /* ---- what goes out ---- */
 
-static char *rfc3339(gint64 real_us) {
-	GDateTime *t = g_date_time_new_from_unix_utc(real_us / G_USEC_PER_SEC);
-	char *base = g_date_time_format(t, "%Y-%m-%dT%H:%M:%S");
-	char *s = g_strdup_printf("%s.%03dZ", base, (int)((real_us / 1000) % 1000));
-	g_free(base);
-	g_date_time_unref(t);
-	return s;
-}
-
 static gint64 duration_of(calls_call *c) {
 	if(c->answered_mono == 0)
 		return -1;
@@ -560,7 +551,7 @@ static int do_call_info(calls_device *d, const char *transaction, json_t *body, 
 	json_object_set_new(b, "video", json_boolean(c->video));
 	json_object_set_new(b, "from", json_string(c->caller_user));
 	json_object_set_new(b, "to", json_string(c->callee_user));
-	char *started = rfc3339(c->started_at);
+	char *started = calls_time_text(c->started_at, FALSE);
 	json_object_set_new(b, "started_at", json_string(started));
 	g_free(started);
 	if(c->state == CALLS_CALL_ENDED)

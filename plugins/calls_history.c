@@ -44,7 +44,7 @@ static int read_request(calls_read *r, calls_device *d, const char *transaction,
 	r->owner = d;
 	r->transaction = g_strdup(transaction);
 	r->finish = finish;
-	calls_store_read(r);
+	calls_out_read(r);
 	return 0;
 }
 
@@ -71,7 +71,7 @@ static int do_delete(calls_device *d, const char *transaction, json_t *body, cal
 }
 
 static int do_seen(calls_device *d, const char *transaction) {
-	char *at = calls_time_text(g_get_real_time());
+	char *at = calls_time_text(g_get_real_time(), TRUE);
 	json_t *doc = json_pack("{ssss}", "user", d->user->id, "at", at);
 	g_free(at);
 	calls_out_record("seen", doc);

@@ -49,7 +49,7 @@ static void pending_free(gpointer data) {
 }
 
 static void presence_record(const char *user, const char *display, const char *device, gboolean offline) {
-	char *at = calls_time_text(g_get_real_time());
+	char *at = calls_time_text(g_get_real_time(), TRUE);
 	json_t *doc = json_pack("{sssssb}", "user", user, "at", at, "offline", offline);
 	if(display != NULL)
 		json_object_set_new(doc, "display", json_string(display));
@@ -138,7 +138,7 @@ int calls_identity_register(calls_device *d, const char *transaction, json_t *bo
 	r->data_free = pending_free;
 	r->finish = missed_read;
 	d->registering = TRUE;
-	calls_store_read(r);
+	calls_out_read(r);
 	return 0;
 }
 

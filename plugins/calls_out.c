@@ -6,7 +6,7 @@
 #include "calls_out.h"
 #include "calls_registry.h"
 
-typedef enum out_kind { OUT_PUSH, OUT_CLOSE_PC, OUT_PLI, OUT_NOTIFY, OUT_RECORD } out_kind;
+typedef enum out_kind { OUT_PUSH, OUT_CLOSE_PC, OUT_PLI, OUT_NOTIFY, OUT_RECORD, OUT_READ } out_kind;
 
 typedef struct out_item {
 	out_kind kind;
@@ -14,6 +14,7 @@ typedef struct out_item {
 	char *transaction;
 	json_t *body;
 	json_t *jsep;
+	struct calls_read *read;
 } out_item;
 
 static const calls_out_ops *out_ops;
@@ -67,6 +68,11 @@ void calls_out_record(const char *op, json_t *doc) {
 	enqueue(OUT_RECORD, NULL, op, doc, NULL);
 }
 
+void calls_out_read(struct calls_read *r) {
+	enqueue(OUT_READ, NULL, NULL, NULL, NULL);
+	((out_item *)g_queue_peek_tail(&outbox))->read = r;
+}
+
 static gboolean offer_of_call(out_item *it) {
 	const char *what = json_string_value(json_object_get(it->body, "calls"));
 	const char *type = json_string_value(json_object_get(it->jsep, "type"));
@@ -111,6 +117,9 @@ void calls_out_flush(void) {
 			case OUT_RECORD:
 				if(out_ops->record != NULL)
 					out_ops->record(it->transaction, it->body);
+				break;
+			case OUT_READ:
+				out_ops->read(it->read);
 				break;
 		}
 		item_free(it);

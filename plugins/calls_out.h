@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 struct calls_device;
+struct calls_read;
 
 typedef struct calls_out_ops {
 	/* transaction is NULL for notifications; returns 0 when Janus took it */
@@ -28,6 +29,8 @@ typedef struct calls_out_ops {
 	void (*notify)(struct calls_device *d, json_t *info);
 	/* a record for the database (calls_store_write); doc is borrowed */
 	void (*record)(const char *op, json_t *doc);
+	/* a database read (calls_store_read), which takes r */
+	void (*read)(struct calls_read *r);
 } calls_out_ops;
 
 /* events: whether notifications for event handlers are wanted at all. */
@@ -44,6 +47,9 @@ void calls_out_notify(struct calls_device *d, json_t *info);
 /* A record for the database, written after the events before it went out;
  * doc is stolen, op is a static string. */
 void calls_out_record(const char *op, json_t *doc);
+/* A database read; it goes out after the records queued before it, so that
+ * the store serves it after them. r is taken. */
+void calls_out_read(struct calls_read *r);
 
 /* Deliver everything queued so far, in order. Handler thread only. */
 void calls_out_flush(void);

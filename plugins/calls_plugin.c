@@ -133,6 +133,7 @@ static const calls_out_ops out_ops = {
 	.pli = out_pli,
 	.notify = out_notify,
 	.record = calls_store_write,
+	.read = calls_store_read,
 };
 
 /* ---- lifecycle ---- */

@@ -21,10 +21,11 @@ const char *calls_outcome(gboolean caller, gboolean answered, const char *reason
 	return "failed";
 }
 
-char *calls_time_text(gint64 real_us) {
+char *calls_time_text(gint64 real_us, gboolean micro) {
 	GDateTime *t = g_date_time_new_from_unix_utc(real_us / G_USEC_PER_SEC);
 	char *base = g_date_time_format(t, "%Y-%m-%dT%H:%M:%S");
-	char *s = g_strdup_printf("%s.%06dZ", base, (int)(real_us % G_USEC_PER_SEC));
+	int frac = (int)(real_us % G_USEC_PER_SEC);
+	char *s = micro ? g_strdup_printf("%s.%06dZ", base, frac) : g_strdup_printf("%s.%03dZ", base, frac / 1000);
 	g_free(base);
 	g_date_time_unref(t);
 	return s;
@@ -33,7 +34,7 @@ char *calls_time_text(gint64 real_us) {
 static void set_time(json_t *o, const char *key, gint64 real_us) {
 	if(real_us <= 0)
 		return;
-	char *s = calls_time_text(real_us);
+	char *s = calls_time_text(real_us, TRUE);
 	json_object_set_new(o, key, json_string(s));
 	g_free(s);
 }

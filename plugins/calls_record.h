@@ -23,8 +23,9 @@ const char *calls_outcome(gboolean caller, gboolean answered, const char *reason
  *  ended_at?, reason?, participants: [...]} of c as it is now (new reference). */
 json_t *calls_record_call(const calls_call *c);
 
-/* RFC 3339 UTC with microseconds (g_free). */
-char *calls_time_text(gint64 real_us);
+/* RFC 3339 UTC (g_free): with microseconds for the database, which orders
+ * by them; micro FALSE: milliseconds, as the wire protocol writes times. */
+char *calls_time_text(gint64 real_us, gboolean micro);
 
 /* History cursor: "<microseconds>_<call id>". parse returns FALSE for
  * anything else; id receives the 36-character call id. */

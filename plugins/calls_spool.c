@@ -32,7 +32,13 @@ static int read_pos(calls_spool *s) {
 		return 0;
 	gint64 v = g_ascii_strtoll(text, NULL, 10);
 	g_free(text);
-	s->pos = (v > 0 && v <= s->size) ? (off_t)v : 0;
+	/* A position is only good right after a record: anything else is a
+	 * stale file from before the spool was emptied, and replaying from the
+	 * start is the safe answer (records are idempotent). */
+	char before = 0;
+	if(v <= 0 || v > s->size || pread(s->fd, &before, 1, (off_t)v - 1) != 1 || before != '\n')
+		v = 0;
+	s->pos = (off_t)v;
 	return 0;
 }
 
@@ -178,15 +184,16 @@ int calls_spool_consume(calls_spool *s, off_t end, guint count) {
 	s->pos = MIN(end, s->size);
 	s->pending = count > s->pending ? 0 : s->pending - count;
 	if(s->pos == s->size) {
-		/* All replayed: start over with an empty file. The order matters: a
-		 * crash between the two leaves an empty spool with a stale position,
-		 * which read_pos() clamps. */
+		/* All replayed: start over with an empty file. The position goes
+		 * first, so that a crash in between never leaves one that points
+		 * into records written later. */
+		if(g_unlink(s->pos_path) < 0 && errno != ENOENT)
+			return -1;
 		if(ftruncate(s->fd, 0) < 0)
 			return -1;
 		s->size = 0;
 		s->pos = 0;
 		s->pending = 0;
-		g_unlink(s->pos_path);
 		return fdatasync(s->fd);
 	}
 	return write_pos(s);

@@ -161,22 +161,17 @@ static void push_job(job *j) {
 void calls_store_write(const char *op, json_t *doc) {
 	if(!enabled)
 		return;
-	/* node and boot say which run made the record, also when it is
+	/* node and boot say which run made a call record, also when it is
 	 * replayed by a later one. */
+	json_t *d = doc;
 	if(!strcmp(op, "call")) {
-		json_t *d = json_deep_copy(doc);
+		d = json_deep_copy(doc);
 		json_object_set_new(d, "node", json_string(node));
 		json_object_set_new(d, "boot", json_string(boot));
-		char *text = json_dumps(d, JSON_COMPACT);
-		json_decref(d);
-		job *j = g_new0(job, 1);
-		j->line = g_strdup_printf("%s\t%s", op, text);
-		free(text);
-		g_atomic_int_inc(&queued_count);
-		push_job(j);
-		return;
 	}
-	char *text = json_dumps(doc, JSON_COMPACT);
+	char *text = json_dumps(d, JSON_COMPACT);
+	if(d != doc)
+		json_decref(d);
 	job *j = g_new0(job, 1);
 	j->line = g_strdup_printf("%s\t%s", op, text);
 	free(text);
@@ -903,8 +898,11 @@ static gpointer store_thread(gpointer data) {
 		gint64 now = g_get_monotonic_time();
 		if(stop && stop_deadline == 0)
 			stop_deadline = now + (gint64)config->db_timeout_ms * G_TIME_SPAN_MILLISECOND;
-		if(stop && (inflight == NULL || inflight->kind == SEG_ALIVE) && g_queue_is_empty(&pending) &&
-				g_queue_is_empty(&reads))
+		/* Stopping needs only the records that live in memory: a spool
+		 * batch in flight is still in the spool, and the rest can wait. */
+		gboolean memory_in_flight = inflight != NULL &&
+			(inflight->kind == SEG_READ || (inflight->kind == SEG_WRITES && !inflight->from_spool));
+		if(stop && !memory_in_flight && g_queue_is_empty(&pending) && g_queue_is_empty(&reads))
 			break;
 		if(stop && now >= stop_deadline) {
 			lost("stopping");
@@ -952,6 +950,8 @@ static gpointer store_thread(gpointer data) {
 		}
 		g_atomic_int_set(&up, ready && orphans_done && calls_spool_pending(spool) == 0);
 	}
+	segment_free(inflight);
+	inflight = NULL;
 	return NULL;
 }
 
@@ -1000,6 +1000,13 @@ int calls_store_start(const calls_config *cfg, void (*done)(calls_read *r)) {
 		JANUS_LOG(LOG_FATAL, "[calls] cannot start the store thread: %s\n", error ? error->message : "?");
 		g_clear_error(&error);
 		enabled = FALSE;
+		calls_spool_close(spool);
+		spool = NULL;
+		close(inbox.wake[0]);
+		close(inbox.wake[1]);
+		g_free(node);
+		g_free(boot);
+		node = boot = NULL;
 		return -1;
 	}
 	return 0;

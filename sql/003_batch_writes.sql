@@ -47,4 +47,10 @@ BEGIN
 END
 $$;
 
+-- One document is a batch of one: a single definition of how a record is
+-- written.
+CREATE OR REPLACE FUNCTION calls_put_call(doc jsonb) RETURNS void
+LANGUAGE sql
+AS $$ SELECT calls_put_calls(jsonb_build_array(doc)) $$;
+
 INSERT INTO calls_migrations (version, name) VALUES (3, 'batch_writes');

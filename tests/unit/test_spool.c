@@ -113,6 +113,28 @@ static void test_torn_record(void) {
 	teardown();
 }
 
+static void test_stale_position(void) {
+	setup();
+	calls_spool *s = open_ok();
+	g_assert_cmpint(calls_spool_append(s, "call\t{\"n\":1}"), ==, 0);
+	g_assert_cmpint(calls_spool_append(s, "call\t{\"n\":2}"), ==, 0);
+	calls_spool_close(s);
+	/* A position left from an earlier, emptied spool, now pointing into
+	 * the middle of a record: the replay starts over instead. */
+	char *pos = g_build_filename(dir, "spool.pos", NULL);
+	g_assert_true(g_file_set_contents(pos, "5\n", -1, NULL));
+	s = open_ok();
+	g_assert_cmpuint(calls_spool_pending(s), ==, 2);
+	off_t end = 0;
+	GPtrArray *a = calls_spool_peek(s, 10, &end);
+	g_assert_cmpuint(a->len, ==, 2);
+	g_assert_cmpstr(g_ptr_array_index(a, 0), ==, "call\t{\"n\":1}");
+	g_ptr_array_unref(a);
+	calls_spool_close(s);
+	g_free(pos);
+	teardown();
+}
+
 static void test_bad_dir(void) {
 	char *why = NULL;
 	calls_spool *s = calls_spool_open("/proc/calls-spool-cannot-be-here", &why);
@@ -126,6 +148,7 @@ int main(int argc, char **argv) {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/spool/order-and-replay", test_order_and_replay);
 	g_test_add_func("/spool/torn-record", test_torn_record);
+	g_test_add_func("/spool/stale-position", test_stale_position);
 	g_test_add_func("/spool/bad-dir", test_bad_dir);
 	return g_test_run();
 }
