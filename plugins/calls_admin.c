@@ -9,6 +9,7 @@
 #include "calls_call.h"
 #include "calls_error.h"
 #include "calls_handler.h"
+#include "calls_presence.h"
 #include "calls_registry.h"
 #include "calls_request.h"
 #include "calls_store.h"
@@ -39,27 +40,27 @@ static json_t *list_users(void) {
 	for(GList *l = users; l != NULL; l = l->next) {
 		calls_user *u = l->data;
 		json_t *devices = json_array();
-		gboolean in_call = FALSE;
 		for(GList *dl = u->devices; dl != NULL; dl = dl->next) {
 			calls_device *d = dl->data;
 			json_array_append_new(devices, json_string(d->device_id));
-			in_call |= (d->call != NULL && d->call->state == CALLS_CALL_ACTIVE);
 		}
 		json_array_append_new(entries, json_pack("{sssossss}", "user", u->id, "devices", devices,
-			"state", in_call ? "in_call" : "online", "display", u->display));
+			"state", calls_presence_state_name(calls_presence_of_user(u)), "display", u->display));
 	}
 	g_list_free(users);
 	return json_pack("{ssso}", "calls", "users", "entries", entries);
 }
 
 static json_t *stats(void) {
-	return json_pack("{sssisisisisIsIsisi}", "calls", "stats",
+	return json_pack("{sssisisisisIsIsisisIsI}", "calls", "stats",
 		"users", (int)calls_registry_user_count(),
 		"devices", (int)calls_registry_device_count(),
 		"active_calls", (int)calls_call_active_count(),
 		"participants", (int)calls_call_participant_count(),
 		/* No push delivery in this build: nothing sent. */
-		"store_queue", (json_int_t)calls_store_queued(), "spooled", (json_int_t)calls_store_spooled(), "pushes_sent", 0, "pushes_failed", 0);
+		"store_queue", (json_int_t)calls_store_queued(), "spooled", (json_int_t)calls_store_spooled(), "pushes_sent", 0, "pushes_failed", 0,
+		"subscriptions", (json_int_t)calls_presence_subscription_count(),
+		"presence_people", (json_int_t)calls_presence_people_count());
 }
 
 json_t *calls_admin_handle(json_t *message) {

@@ -19,6 +19,7 @@
 #include <utils.h>
 
 #include "calls_call.h"
+#include "calls_presence.h"
 #include "calls_out.h"
 #include "calls_record.h"
 #include "calls_relay.h"
@@ -309,6 +310,8 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 	}
 	c->caller = NULL;
 	c->callee = NULL;
+	calls_presence_touch(c->caller_user);
+	calls_presence_touch(c->callee_user);
 	/* Devices that left the call may now take a call that waits for them. */
 	for(GList *l = freed; l != NULL; l = l->next) {
 		offer_waiting(l->data);
@@ -417,6 +420,8 @@ static int do_accept(calls_device *d, const char *transaction, json_t *body, jso
 	c->callee = d;
 	c->callee_device = g_strdup(d->device_id);
 	calls_out_record("call", calls_record_call(c));
+	calls_presence_touch(c->caller_user);
+	calls_presence_touch(c->callee_user);
 	d->audio = TRUE;
 	d->video = c->video;
 	reply(d, transaction, "accepted", c);

@@ -22,6 +22,8 @@ void calls_config_defaults(calls_config *cfg) {
 	cfg->max_message_bytes = 65536;
 	cfg->rate_limit = 20;
 	cfg->events = TRUE;
+	cfg->max_subscriptions = 1000;
+	cfg->presence_window_ms = 500;
 	cfg->turn_ttl = 86400;
 	cfg->spool_dir = g_strdup("/var/lib/janus/calls-spool");
 	cfg->db_timeout_ms = 2000;
@@ -108,6 +110,8 @@ int calls_config_set(calls_config *cfg, const char *group, const char *key,
 		if(!strcmp(key, "rate_limit")) { lo = 0; hi = 100000; if(parse_int(value, lo, hi, &cfg->rate_limit) < 0) goto bad_int; return 0; }
 		if(!strcmp(key, "admin_key")) SET_STR(admin_key);
 		if(!strcmp(key, "events")) SET_BOOL(events);
+		if(!strcmp(key, "max_subscriptions")) { lo = 1; hi = 100000; if(parse_int(value, lo, hi, &cfg->max_subscriptions) < 0) goto bad_int; return 0; }
+		if(!strcmp(key, "presence_window_ms")) { lo = 0; hi = 60000; if(parse_int(value, lo, hi, &cfg->presence_window_ms) < 0) goto bad_int; return 0; }
 		if(!strcmp(key, "max_bitrate")) {
 			int bps = 0;
 			lo = 0; hi = 1000000000;

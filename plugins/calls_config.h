@@ -25,6 +25,8 @@ typedef struct calls_config {
 	char *admin_key;
 	gboolean events;
 	guint32 max_bitrate;      /* REMB cap in bits/s; 0 = no cap */
+	int max_subscriptions;    /* presence subscriptions per device */
+	int presence_window_ms;   /* a user's presence changes within this reach subscribers as one */
 	/* turn */
 	char **stun_uris;
 	char **turn_uris;

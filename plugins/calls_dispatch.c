@@ -2,9 +2,11 @@
  * calls_dispatch.c - request routing (see calls_dispatch.h).
  */
 #include "calls_call.h"
+#include "calls_contacts.h"
 #include "calls_dispatch.h"
 #include "calls_history.h"
 #include "calls_identity.h"
+#include "calls_presence.h"
 #include "calls_request.h"
 
 static const calls_config *config;
@@ -33,6 +35,14 @@ int calls_dispatch(calls_device *d, const char *transaction, json_t *body, json_
 		case CALLS_REQ_HISTORY_DELETE:
 		case CALLS_REQ_HISTORY_SEEN:
 			return calls_history_request(spec->kind, d, transaction, body, err);
+		case CALLS_REQ_PRESENCE_SUBSCRIBE:
+		case CALLS_REQ_PRESENCE_UNSUBSCRIBE:
+			return calls_presence_request(spec->kind, d, transaction, body, err);
+		case CALLS_REQ_PRIVACY:
+		case CALLS_REQ_CONTACTS_ADD:
+		case CALLS_REQ_CONTACTS_REMOVE:
+		case CALLS_REQ_CONTACTS:
+			return calls_contacts_request(spec->kind, d, transaction, body, err);
 		default:
 			return calls_call_request(spec->kind, d, transaction, body, jsep, err);
 	}

@@ -11,6 +11,7 @@
 #include "calls_handler.h"
 #include "calls_identity.h"
 #include "calls_out.h"
+#include "calls_presence.h"
 #include "calls_request.h"
 #include "calls_store.h"
 
@@ -258,6 +259,9 @@ static gpointer handler_thread(gpointer data) {
 		if(it != NULL)
 			owned = handle(it, &running);
 		next = calls_call_tick();
+		gint64 presence = calls_presence_tick();
+		if(presence > 0 && (next == 0 || presence < next))
+			next = presence;
 		calls_state_unlock();
 		calls_out_flush();
 		gint64 retry = retry_failed_offers();
@@ -291,6 +295,7 @@ void calls_handler_stop(void) {
 	thread = NULL;
 	calls_state_lock();
 	calls_call_end_all("server_shutdown");
+	calls_presence_shutdown();
 	calls_state_unlock();
 	calls_out_flush();
 }

@@ -9,6 +9,7 @@
 #include "calls_call.h"
 #include "calls_identity.h"
 #include "calls_out.h"
+#include "calls_presence.h"
 #include "calls_record.h"
 #include "calls_store.h"
 
@@ -29,10 +30,12 @@ void calls_identity_drop(calls_device *d, const char *reason, gboolean tell, con
 	calls_out_notify(d, json_pack("{ssssssss}", "event", "unregistered", "user", d->user->id,
 		"device", d->device_id, "reason", reason));
 	char *user = g_strdup(d->user->id);
+	calls_presence_device_leaving(d);
 	calls_registry_remove(d);
 	/* The user's last device left: that is their last seen. */
 	if(calls_registry_user(user) == NULL)
 		presence_record(user, NULL, d->device_id, TRUE);
+	calls_presence_touch(user);
 	g_free(user);
 }
 
@@ -61,10 +64,11 @@ static void presence_record(const char *user, const char *display, const char *d
 
 /* The second half of register, once the missed-call count is known. */
 static void finish_register(calls_device *d, const char *transaction, const char *user,
-		const char *display, const char *device, json_int_t missed) {
+		const char *display, const char *device, json_int_t missed, json_t *profile) {
 	calls_device *replaced = NULL;
 	calls_registry_add(d, user, display, device, &replaced);
 	if(replaced != NULL) {
+		calls_presence_device_leaving(replaced);
 		/* calls_registry_add already took it out of the registry; end what it
 		 * took part in and tell it why. */
 		calls_call_device_leaving(replaced, "hangup");
@@ -76,9 +80,11 @@ static void finish_register(calls_device *d, const char *transaction, const char
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	json_t *ice = calls_ice_servers(config->stun_uris, config->turn_uris, config->turn_secret,
 		config->turn_ttl, d->user->id, now);
-	calls_out_reply(d, transaction, json_pack("{sssssssssIso}", "calls", "registered",
+	calls_presence_registered(d, profile);
+	calls_out_reply(d, transaction, json_pack("{sssssssssIssso}", "calls", "registered",
 		"user", d->user->id, "display", d->user->display, "device", d->device_id,
-		"missed_calls", missed, "ice_servers", ice), NULL);
+		"missed_calls", missed, "privacy", calls_privacy_name(calls_presence_privacy(d->user->id)),
+		"ice_servers", ice), NULL);
 	calls_out_notify(d, json_pack("{ssssss}", "event", "registered", "user", d->user->id, "device", d->device_id));
 	presence_record(d->user->id, d->user->display, d->device_id, FALSE);
 	calls_call_device_registered(d);
@@ -92,10 +98,10 @@ static void missed_read(calls_read *r) {
 		return;
 	d->registering = FALSE;
 	if(!r->ok)
-		JANUS_LOG(LOG_WARN, "[calls] register %s/%s: missed calls unknown (the database did not answer); 0 sent\n",
-			p->user, p->device ? p->device : "-");
-	json_int_t missed = r->ok ? json_integer_value(r->result) : 0;
-	finish_register(d, r->transaction, p->user, p->display, p->device, missed);
+		JANUS_LOG(LOG_WARN, "[calls] register %s/%s: missed calls, privacy and contacts unknown "
+			"(the database did not answer); 0 missed sent\n", p->user, p->device ? p->device : "-");
+	json_int_t missed = r->ok ? json_integer_value(json_object_get(r->result, "missed")) : 0;
+	finish_register(d, r->transaction, p->user, p->display, p->device, missed, r->ok ? r->result : NULL);
 }
 
 int calls_identity_register(calls_device *d, const char *transaction, json_t *body, calls_error *err) {
@@ -119,7 +125,7 @@ int calls_identity_register(calls_device *d, const char *transaction, json_t *bo
 	if(display == NULL || *display == '\0')
 		display = user;
 	if(!calls_store_enabled()) {
-		finish_register(d, transaction, user, display, device, 0);
+		finish_register(d, transaction, user, display, device, 0, NULL);
 		calls_jwt_claims_clear(&claims);
 		return 0;
 	}
@@ -130,7 +136,7 @@ int calls_identity_register(calls_device *d, const char *transaction, json_t *bo
 	p->display = g_strdup(display);
 	p->device = g_strdup(device);
 	calls_jwt_claims_clear(&claims);
-	calls_read *r = calls_read_new(CALLS_READ_MISSED, p->user);
+	calls_read *r = calls_read_new(CALLS_READ_PROFILE, p->user);
 	calls_device_ref(d);
 	r->owner = d;
 	r->transaction = g_strdup(transaction);

@@ -18,6 +18,7 @@
 #include "calls_handler.h"
 #include "calls_identity.h"
 #include "calls_out.h"
+#include "calls_presence.h"
 #include "calls_registry.h"
 #include "calls_relay.h"
 #include "calls_store.h"
@@ -159,6 +160,7 @@ static int calls_init(janus_callbacks *callback, const char *config_path) {
 	calls_relay_init(gateway, config.max_bitrate);
 	calls_registry_init();
 	calls_call_init(&config, g_get_monotonic_time, g_get_real_time);
+	calls_presence_init(&config, g_get_monotonic_time, g_get_real_time);
 	calls_identity_init(&config);
 	calls_dispatch_init(&config);
 	calls_admin_init(&config);
@@ -188,6 +190,7 @@ static void calls_destroy(void) {
 	janus_mutex_unlock(&devices_mutex);
 	calls_state_lock();
 	calls_call_clear();
+	calls_presence_clear();
 	calls_registry_clear();
 	calls_state_unlock();
 	calls_config_clear(&config);

@@ -15,6 +15,8 @@ static void device_free(const janus_refcount *ref) {
 	calls_relay_slot_clear(&d->relay);
 	if(d->handle != NULL)
 		janus_refcount_decrease(&d->handle->ref);
+	if(d->watching != NULL)
+		g_hash_table_destroy(d->watching);
 	g_free(d->device_id);
 	g_free(d);
 }

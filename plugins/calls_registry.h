@@ -42,6 +42,8 @@ typedef struct calls_device {
 	gboolean pc_up;              /* between setup_media and hangup_media */
 	gboolean audio, video;       /* own mute and camera state */
 	gboolean registering;        /* register waits for the database; requests wait behind it */
+	GHashTable *watching;        /* presence entries this device subscribes to (calls_presence.c) */
+	guint watch_pending;         /* subscriptions waiting for the database */
 	/* handle_message threads */
 	janus_mutex rate_mutex;
 	double rate_tokens;

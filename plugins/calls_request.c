@@ -12,7 +12,7 @@
 
 typedef enum field_kind {
 	FIELD_PLAIN, FIELD_USER, FIELD_DEVICE, FIELD_CALL, FIELD_DISPLAY, FIELD_REASON,
-	FIELD_LIMIT, FIELD_CURSOR, FIELD_FILTER, FIELD_CALL_LIST,
+	FIELD_LIMIT, FIELD_CURSOR, FIELD_FILTER, FIELD_CALL_LIST, FIELD_USER_LIST, FIELD_PRIVACY,
 } field_kind;
 
 typedef struct field_rule {
@@ -58,6 +58,13 @@ static const field_rule history_delete_fields[] = {
 	{{"call_ids", JSON_ARRAY, REQ}, FIELD_CALL_LIST},
 };
 
+static const field_rule user_list_fields[] = {
+	{{"users", JSON_ARRAY, REQ}, FIELD_USER_LIST},
+};
+static const field_rule privacy_fields[] = {
+	{{"last_seen", JSON_STRING, REQ}, FIELD_PRIVACY},
+};
+
 typedef struct request_row {
 	calls_request_spec spec;
 	const field_rule *fields;
@@ -80,6 +87,12 @@ static const request_row requests[] = {
 	ROW("history", CALLS_REQ_HISTORY, CALLS_JSEP_FORBIDDEN, history_fields),
 	ROW("history_delete", CALLS_REQ_HISTORY_DELETE, CALLS_JSEP_FORBIDDEN, history_delete_fields),
 	ROW0("history_seen", CALLS_REQ_HISTORY_SEEN, CALLS_JSEP_FORBIDDEN),
+	ROW("presence_subscribe", CALLS_REQ_PRESENCE_SUBSCRIBE, CALLS_JSEP_FORBIDDEN, user_list_fields),
+	ROW("presence_unsubscribe", CALLS_REQ_PRESENCE_UNSUBSCRIBE, CALLS_JSEP_FORBIDDEN, user_list_fields),
+	ROW("privacy", CALLS_REQ_PRIVACY, CALLS_JSEP_FORBIDDEN, privacy_fields),
+	ROW("contacts_add", CALLS_REQ_CONTACTS_ADD, CALLS_JSEP_FORBIDDEN, user_list_fields),
+	ROW("contacts_remove", CALLS_REQ_CONTACTS_REMOVE, CALLS_JSEP_FORBIDDEN, user_list_fields),
+	ROW0("contacts", CALLS_REQ_CONTACTS, CALLS_JSEP_FORBIDDEN),
 };
 
 static gboolean id_chars(const char *s, size_t max, const char *extra) {
@@ -182,6 +195,22 @@ static int check_field(const field_rule *rule, json_t *value, calls_error *err) 
 			}
 			break;
 		}
+		case FIELD_USER_LIST: {
+			size_t n = json_array_size(value);
+			if(n == 0)
+				return calls_fail(err, CALLS_ERR_INVALID, "%s is empty", name);
+			if(n > CALLS_MAX_LIST)
+				return calls_fail(err, CALLS_ERR_TOO_LARGE, "%s has more than %d ids", name, CALLS_MAX_LIST);
+			for(size_t i = 0; i < n; i++) {
+				if(!calls_valid_user_id(json_string_value(json_array_get(value, i))))
+					return calls_fail(err, CALLS_ERR_INVALID, "%s[%zu] is not a valid user id", name, i);
+			}
+			break;
+		}
+		case FIELD_PRIVACY:
+			if(strcmp(s, "everyone") != 0 && strcmp(s, "contacts") != 0 && strcmp(s, "nobody") != 0)
+				return calls_fail(err, CALLS_ERR_INVALID, "%s must be \"everyone\", \"contacts\" or \"nobody\"", name);
+			break;
 		case FIELD_PLAIN:
 			break;
 	}

@@ -29,9 +29,16 @@ typedef enum calls_request_kind {
 	CALLS_REQ_HISTORY,
 	CALLS_REQ_HISTORY_DELETE,
 	CALLS_REQ_HISTORY_SEEN,
+	CALLS_REQ_PRESENCE_SUBSCRIBE,
+	CALLS_REQ_PRESENCE_UNSUBSCRIBE,
+	CALLS_REQ_PRIVACY,
+	CALLS_REQ_CONTACTS_ADD,
+	CALLS_REQ_CONTACTS_REMOVE,
+	CALLS_REQ_CONTACTS,
 } calls_request_kind;
 
-/* history_delete takes at most this many call ids (more is 413). */
+/* history_delete, presence_subscribe, presence_unsubscribe, contacts_add and
+ * contacts_remove take at most this many ids (more is 413). */
 #define CALLS_MAX_LIST 100
 
 typedef enum calls_jsep_rule {

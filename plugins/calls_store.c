@@ -108,6 +108,8 @@ void calls_read_free(calls_read *r) {
 	g_free(r->user);
 	if(r->call_ids != NULL)
 		g_ptr_array_unref(r->call_ids);
+	if(r->ids != NULL)
+		g_ptr_array_unref(r->ids);
 	if(r->result != NULL)
 		json_decref(r->result);
 	g_free(r->transaction);
@@ -164,7 +166,7 @@ void calls_store_write(const char *op, json_t *doc) {
 	/* node and boot say which run made a call record, also when it is
 	 * replayed by a later one. */
 	json_t *d = doc;
-	if(!strcmp(op, "call")) {
+	if(!strcmp(op, "call") || !strcmp(op, "presence")) {
 		d = json_deep_copy(doc);
 		json_object_set_new(d, "node", json_string(node));
 		json_object_set_new(d, "boot", json_string(boot));
@@ -412,13 +414,28 @@ static gboolean migrate(void) {
 	" (timestamptz 'epoch' + make_interval(secs => $2::bigint / 1000000) + ($2::bigint % 1000000) * interval '1 microsecond', $3::uuid)" \
 	extra " ORDER BY l.started_at DESC, l.call_id DESC LIMIT $4"
 
+/* A profile (calls_store.h) of the user whose id is in column id. */
+#define PROFILE_JSON(id) \
+	"json_strip_nulls(json_build_object('user', " id ", " \
+	"'privacy', COALESCE(u.privacy, 'everyone'), 'last_seen', calls_ts(u.last_seen), 'display', u.display, " \
+	"'contacts', CASE WHEN u.privacy = 'contacts' THEN (SELECT COALESCE(json_agg(c.contact_id), '[]') " \
+	"FROM calls_contacts c WHERE c.user_id = u.user_id) END))::text"
+
 static const struct { const char *name, *sql; } statements[] = {
 	{"w_calls", "SELECT calls_put_calls($1::jsonb)"},
 	{"w_presence", "SELECT calls_put_presence($1::jsonb)"},
 	{"w_seen", "SELECT calls_put_seen($1::jsonb)"},
+	{"w_privacy", "SELECT calls_put_privacy($1::jsonb)"},
+	{"w_contacts", "SELECT calls_put_contacts($1::jsonb)"},
 	{"w_orphans", "SELECT calls_close_orphans($1, $2::uuid)"},
 	{"w_alive", "UPDATE calls_nodes SET alive_at = now() WHERE node = $1 AND boot = $2::uuid"},
-	{"r_missed", "SELECT count(*) FROM calls_participants WHERE user_id = $1 AND outcome = 'missed' AND NOT seen AND NOT deleted"},
+	{"r_profile", "SELECT json_build_object("
+		"'missed', (SELECT count(*) FROM calls_participants WHERE user_id = $1 AND outcome = 'missed' AND NOT seen AND NOT deleted), "
+		"'privacy', COALESCE((SELECT privacy FROM calls_users WHERE user_id = $1), 'everyone'), "
+		"'contacts', (SELECT COALESCE(json_agg(contact_id ORDER BY contact_id), '[]') FROM calls_contacts WHERE user_id = $1))::text"},
+	{"r_people", "SELECT " PROFILE_JSON("i.id") " FROM unnest($1::text[]) AS i(id) LEFT JOIN calls_users u ON u.user_id = i.id"},
+	{"r_contacts", "SELECT " PROFILE_JSON("i.contact_id") " FROM calls_contacts i LEFT JOIN calls_users u ON u.user_id = i.contact_id"
+		" WHERE i.user_id = $1 ORDER BY i.contact_id"},
 	{"r_history", HISTORY_SQL("")},
 	{"r_history_missed", HISTORY_SQL(" AND l.outcome = 'missed'")},
 	{"r_delete", "UPDATE calls_participants SET deleted = true WHERE user_id = $1 AND call_id = ANY($2::uuid[])"
@@ -539,6 +556,8 @@ static gboolean send_writes(segment *s) {
 		const char *stmt = NULL;
 		if(n == 8 && !strncmp(line, "presence", 8)) stmt = "w_presence";
 		else if(n == 4 && !strncmp(line, "seen", 4)) stmt = "w_seen";
+		else if(n == 7 && !strncmp(line, "privacy", 7)) stmt = "w_privacy";
+		else if(n == 8 && !strncmp(line, "contacts", 8)) stmt = "w_contacts";
 		if(stmt == NULL) {
 			/* Not one of ours (a damaged spool line): set aside. */
 			reject(line, "unknown record");
@@ -569,9 +588,19 @@ static void send_segment(segment *s) {
 			break;
 		case SEG_READ: {
 			calls_read *r = ((job *)g_ptr_array_index(s->jobs, 0))->read;
-			if(r->kind == CALLS_READ_MISSED) {
+			if(r->kind == CALLS_READ_PROFILE || r->kind == CALLS_READ_CONTACTS) {
 				const char *p[1] = {r->user};
-				ok = PQsendQueryPrepared(conn, "r_missed", 1, p, NULL, NULL, 0);
+				ok = PQsendQueryPrepared(conn, r->kind == CALLS_READ_PROFILE ? "r_profile" : "r_contacts",
+					1, p, NULL, NULL, 0);
+			} else if(r->kind == CALLS_READ_PEOPLE) {
+				/* Ids are checked user ids: no quotes or backslashes in them. */
+				GString *arr = g_string_new("{");
+				for(guint i = 0; i < r->ids->len; i++)
+					g_string_append_printf(arr, "%s\"%s\"", i ? "," : "", (char *)g_ptr_array_index(r->ids, i));
+				g_string_append_c(arr, '}');
+				const char *p[1] = {arr->str};
+				ok = PQsendQueryPrepared(conn, "r_people", 1, p, NULL, NULL, 0);
+				g_string_free(arr, TRUE);
 			} else if(r->kind == CALLS_READ_HISTORY) {
 				char limit[16];
 				g_snprintf(before, sizeof(before), "%" G_GINT64_FORMAT, r->before_us);
@@ -669,6 +698,28 @@ static void send_next(void) {
 	}
 }
 
+static const char *read_name(calls_read_kind kind) {
+	switch(kind) {
+		case CALLS_READ_PROFILE: return "profile";
+		case CALLS_READ_HISTORY: return "history";
+		case CALLS_READ_DELETE: return "delete";
+		case CALLS_READ_PEOPLE: return "presence";
+		case CALLS_READ_CONTACTS: return "contacts";
+	}
+	return "?";
+}
+
+/* One JSON document per row, in column 0: an array of them. */
+static json_t *rows_result(PGresult *res) {
+	json_t *out = json_array();
+	for(int i = 0; i < PQntuples(res); i++) {
+		json_t *e = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+		if(e != NULL)
+			json_array_append_new(out, e);
+	}
+	return out;
+}
+
 static json_t *history_result(calls_read *r, PGresult *res) {
 	json_t *entries = json_array();
 	int rows = PQntuples(res);
@@ -723,18 +774,19 @@ static void segment_done(segment *s) {
 			j->read = NULL;
 			if(s->error != NULL || s->result == NULL) {
 				JANUS_LOG(LOG_ERR, "[calls] store: a %s read for %s failed: %s\n",
-					r->kind == CALLS_READ_HISTORY ? "history" : r->kind == CALLS_READ_MISSED ? "missed calls" : "delete",
-					r->user, s->error ? s->error : "no result");
+					read_name(r->kind), r->user, s->error ? s->error : "no result");
 				answer(r, FALSE);
 				break;
 			}
 			if(r->kind == CALLS_READ_HISTORY)
 				r->result = history_result(r, s->result);
-			else if(r->kind == CALLS_READ_MISSED)
-				r->result = json_integer(g_ascii_strtoll(PQgetvalue(s->result, 0, 0), NULL, 10));
+			else if(r->kind == CALLS_READ_PROFILE)
+				r->result = json_loads(PQgetvalue(s->result, 0, 0), 0, NULL);
+			else if(r->kind == CALLS_READ_PEOPLE || r->kind == CALLS_READ_CONTACTS)
+				r->result = rows_result(s->result);
 			else
 				r->result = json_integer(g_ascii_strtoll(PQcmdTuples(s->result), NULL, 10));
-			answer(r, TRUE);
+			answer(r, r->result != NULL);
 			break;
 		}
 		case SEG_ORPHANS:

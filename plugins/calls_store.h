@@ -32,10 +32,16 @@
 #include "calls_config.h"
 
 typedef enum calls_read_kind {
-	CALLS_READ_MISSED,     /* result: integer, the user's unseen missed calls */
+	CALLS_READ_PROFILE,    /* at register; result: {missed, privacy, contacts: [ids]} */
 	CALLS_READ_HISTORY,    /* result: {entries, next?} */
 	CALLS_READ_DELETE,     /* result: integer, entries removed */
+	CALLS_READ_PEOPLE,     /* the users in ids; result: [profile] */
+	CALLS_READ_CONTACTS,   /* user's contacts; result: [profile], by user id */
 } calls_read_kind;
+
+/* A profile, as CALLS_READ_PEOPLE and CALLS_READ_CONTACTS give it:
+ * {user, privacy, last_seen?, display?, contacts?}; contacts (the ids the
+ * user added) only when privacy is "contacts", where it decides who sees. */
 
 typedef struct calls_read {
 	calls_read_kind kind;
@@ -47,6 +53,8 @@ typedef struct calls_read {
 	gboolean missed_only;
 	/* delete */
 	GPtrArray *call_ids;       /* char*, owned */
+	/* people */
+	GPtrArray *ids;            /* char* user ids, owned */
 	/* filled in before done is called */
 	gboolean ok;               /* FALSE: the database did not answer (503) */
 	json_t *result;
@@ -71,7 +79,8 @@ int calls_store_start(const calls_config *cfg, void (*done)(calls_read *r));
 void calls_store_stop(void);
 gboolean calls_store_enabled(void);
 
-/* Any thread. op: "call", "presence" or "seen"; doc is borrowed. */
+/* Any thread. op: "call", "presence", "seen", "privacy" or "contacts";
+ * doc is borrowed. */
 void calls_store_write(const char *op, json_t *doc);
 /* Any thread; takes r; done(r) is called exactly once. */
 void calls_store_read(calls_read *r);

@@ -13,6 +13,7 @@
 #include "calls_call.h"
 #include "calls_dispatch.h"
 #include "calls_identity.h"
+#include "calls_presence.h"
 #include "calls_out.h"
 #include "recorder.h"
 
@@ -44,6 +45,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
 	rec_reset();
 	calls_registry_init();
 	calls_call_init(&cfg, fake_clock, fake_clock);
+	calls_presence_init(&cfg, fake_clock, fake_clock);
 	calls_identity_init(&cfg);
 	calls_dispatch_init(&cfg);
 	calls_device *devs[4];
@@ -99,6 +101,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
 		calls_out_flush();
 	}
 	calls_call_clear();
+	calls_presence_clear();
 	calls_registry_clear();
 	for(int i = 0; i < 4; i++)
 		calls_device_unref(devs[i]);

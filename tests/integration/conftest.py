@@ -73,11 +73,14 @@ VARIANTS = {
     "history": {"general": {"rate_limit": 1000}},
     "history_short": {"general": {"ring_timeout": 3, "rate_limit": 1000}},
     "history_nowait": {"general": {"call_waiting": False, "rate_limit": 1000}},
+    # presence with the database (a short window keeps the tests quick), and without one
+    "presence": {"general": {"rate_limit": 1000, "presence_window_ms": 300, "max_subscriptions": 150}},
+    "presence_nodb": {"general": {"rate_limit": 1000, "presence_window_ms": 0}},
 }
 EVENT_VARIANTS = {"events", "events_off"}
 # Variants with call history in the session's PostgreSQL. DB_TIMEOUT_MS is
 # database.timeout_ms: a query unanswered that long means "unreachable".
-DB_VARIANTS = {"history", "history_short", "history_nowait"}
+DB_VARIANTS = {"history", "history_short", "history_nowait", "presence"}
 DB_TIMEOUT_MS = 2000
 ORDER = list(VARIANTS)
 

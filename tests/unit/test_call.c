@@ -8,6 +8,7 @@
 #include "calls_dispatch.h"
 #include "calls_identity.h"
 #include "calls_out.h"
+#include "calls_presence.h"
 #include "recorder.h"
 
 static calls_config cfg;
@@ -49,6 +50,7 @@ static void setup(gconstpointer data) {
 	rec_reset();
 	calls_registry_init();
 	calls_call_init(&cfg, fake_mono, fake_real);
+	calls_presence_init(&cfg, fake_mono, fake_real);
 	calls_identity_init(&cfg);
 	calls_dispatch_init(&cfg);
 	devices = g_ptr_array_new_with_free_func((GDestroyNotify)calls_device_unref);
@@ -58,6 +60,7 @@ static void teardown(void) {
 	calls_out_flush();
 	rec_reset();
 	calls_call_clear();
+	calls_presence_clear();
 	calls_registry_clear();
 	g_ptr_array_free(devices, TRUE);
 	calls_config_clear(&cfg);
