@@ -134,8 +134,10 @@ static person *person_get(const char *id) {
 	p->id = g_strdup(id);
 	p->state = calls_presence_of_user(calls_registry_user(id));
 	p->pub_state = p->state;
-	/* Without a database nobody can have set a privacy: everyone. */
+	/* Without a database nobody can have set a privacy or added a
+	 * contact: everyone, and no contacts. */
 	p->known = !calls_store_enabled();
+	p->contacts_known = p->known;
 	p->privacy = CALLS_PRIVACY_EVERYONE;
 	p->watchers = g_hash_table_new(NULL, NULL);
 	g_hash_table_insert(people, p->id, p);

@@ -40,6 +40,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
 	cfg.ring_timeout = 5;
 	cfg.ice_grace = 2;
 	cfg.max_message_bytes = 4096;
+	cfg.max_subscriptions = 3;
+	cfg.presence_window_ms = 500;
 	clock_us = 1000000;
 	rec_install(TRUE);
 	rec_reset();
@@ -90,6 +92,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
 			calls_call_media_down(d);
 		clock_us += 700000;
 		calls_call_tick();
+		calls_presence_tick();
 		calls_out_flush();
 		g_free(call);
 		g_free(owned);

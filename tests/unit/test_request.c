@@ -50,6 +50,42 @@ static void test_valid_requests(void) {
 	ok("{\"request\":\"update\",\"call_id\":" CID "}", TRUE);
 	ok("{\"request\":\"media\",\"call_id\":" CID ",\"audio\":false,\"video\":true}", TRUE);
 	ok("{\"request\":\"call_info\",\"call_id\":" CID "}", TRUE);
+	ok("{\"request\":\"presence_subscribe\",\"users\":[\"bob\",\"a.b@c\"]}", TRUE);
+	ok("{\"request\":\"presence_unsubscribe\",\"users\":[\"bob\"]}", TRUE);
+	ok("{\"request\":\"privacy\",\"last_seen\":\"contacts\"}", TRUE);
+	ok("{\"request\":\"contacts_add\",\"users\":[\"bob\",\"bob\"]}", TRUE);
+	ok("{\"request\":\"contacts_remove\",\"users\":[\"bob\"]}", TRUE);
+	ok("{\"request\":\"contacts\"}", TRUE);
+}
+
+/* Lists of user ids: 1 to CALLS_MAX_LIST valid ids; more is 413. */
+static void test_user_lists(void) {
+	const char *names[] = {"presence_subscribe", "presence_unsubscribe", "contacts_add", "contacts_remove"};
+	for(guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		char *text = g_strdup_printf("{\"request\":\"%s\",\"users\":[]}", names[i]);
+		bad(text, TRUE, "empty");
+		g_free(text);
+		text = g_strdup_printf("{\"request\":\"%s\",\"users\":[\"ok\",\"not ok\"]}", names[i]);
+		bad(text, TRUE, "users[1]");
+		g_free(text);
+		text = g_strdup_printf("{\"request\":\"%s\",\"users\":\"bob\"}", names[i]);
+		bad(text, TRUE, "wrong type");
+		g_free(text);
+		text = g_strdup_printf("{\"request\":\"%s\"}", names[i]);
+		bad(text, TRUE, "missing users");
+		g_free(text);
+		GString *many = g_string_new(NULL);
+		g_string_printf(many, "{\"request\":\"%s\",\"users\":[", names[i]);
+		for(int n = 0; n <= CALLS_MAX_LIST; n++)
+			g_string_append_printf(many, "%s\"u%d\"", n ? "," : "", n);
+		g_string_append(many, "]}");
+		calls_error err;
+		g_assert_cmpint(parse(many->str, TRUE, 65536, &err), ==, 413);
+		g_string_free(many, TRUE);
+	}
+	bad("{\"request\":\"privacy\",\"last_seen\":\"friends\"}", TRUE, "everyone");
+	bad("{\"request\":\"privacy\",\"last_seen\":true}", TRUE, "wrong type");
+	bad("{\"request\":\"privacy\"}", TRUE, "missing last_seen");
 }
 
 static void test_invalid_requests(void) {
@@ -188,6 +224,7 @@ int main(int argc, char **argv) {
 	g_test_add_func("/request/cursor", test_cursor);
 	g_test_add_func("/request/invalid", test_invalid_requests);
 	g_test_add_func("/request/ids", test_ids);
+	g_test_add_func("/request/user-lists", test_user_lists);
 	g_test_add_func("/request/size-limit", test_size_limit);
 	g_test_add_func("/request/jsep-rules", test_jsep_rules);
 	g_test_add_func("/request/error-names", test_error_names);
