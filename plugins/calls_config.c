@@ -24,6 +24,7 @@ void calls_config_defaults(calls_config *cfg) {
 	cfg->events = TRUE;
 	cfg->max_subscriptions = 1000;
 	cfg->presence_window_ms = 500;
+	cfg->max_contacts = 1000;
 	cfg->turn_ttl = 86400;
 	cfg->spool_dir = g_strdup("/var/lib/janus/calls-spool");
 	cfg->db_timeout_ms = 2000;
@@ -111,6 +112,7 @@ int calls_config_set(calls_config *cfg, const char *group, const char *key,
 		if(!strcmp(key, "admin_key")) SET_STR(admin_key);
 		if(!strcmp(key, "events")) SET_BOOL(events);
 		if(!strcmp(key, "max_subscriptions")) { lo = 1; hi = 100000; if(parse_int(value, lo, hi, &cfg->max_subscriptions) < 0) goto bad_int; return 0; }
+		if(!strcmp(key, "max_contacts")) { lo = 1; hi = 100000; if(parse_int(value, lo, hi, &cfg->max_contacts) < 0) goto bad_int; return 0; }
 		if(!strcmp(key, "presence_window_ms")) { lo = 0; hi = 60000; if(parse_int(value, lo, hi, &cfg->presence_window_ms) < 0) goto bad_int; return 0; }
 		if(!strcmp(key, "max_bitrate")) {
 			int bps = 0;

@@ -27,6 +27,7 @@ typedef struct calls_config {
 	guint32 max_bitrate;      /* REMB cap in bits/s; 0 = no cap */
 	int max_subscriptions;    /* presence subscriptions per device */
 	int presence_window_ms;   /* a user's presence changes within this reach subscribers as one */
+	int max_contacts;         /* contacts a user may have */
 	/* turn */
 	char **stun_uris;
 	char **turn_uris;

@@ -11,6 +11,12 @@
 #include "calls_record.h"
 #include "calls_store.h"
 
+static const calls_config *config;
+
+void calls_contacts_init(const calls_config *cfg) {
+	config = cfg;
+}
+
 static int do_privacy(calls_device *d, const char *transaction, json_t *body) {
 	const char *value = json_string_value(json_object_get(body, "last_seen"));
 	calls_privacy privacy = CALLS_PRIVACY_EVERYONE;
@@ -27,6 +33,13 @@ static int do_change(calls_device *d, const char *transaction, json_t *body, gbo
 		if(!strcmp(json_string_value(json_array_get(users, i)), d->user->id))
 			return calls_fail(err, CALLS_ERR_INVALID, "users[%zu] is yourself: you cannot be your own contact", i);
 	}
+	/* Unknown (the database did not answer at register): the database
+	 * keeps what it is given, and the next register reads it back. */
+	guint fresh = 0, held = 0;
+	if(add && calls_presence_contacts_count(d->user->id, users, &fresh, &held) &&
+			held + fresh > (guint)config->max_contacts)
+		return calls_fail(err, CALLS_ERR_TOO_LARGE, "a user may have %d contacts (%u now, %u more asked)",
+			config->max_contacts, held, fresh);
 	char *at = calls_time_text(g_get_real_time(), TRUE);
 	calls_out_record("contacts", json_pack("{sssssO}", "user", d->user->id, "at", at,
 		add ? "add" : "remove", users));

@@ -13,9 +13,12 @@
 
 #include <jansson.h>
 
+#include "calls_config.h"
 #include "calls_error.h"
 #include "calls_registry.h"
 #include "calls_request.h"
+
+void calls_contacts_init(const calls_config *cfg);
 
 int calls_contacts_request(calls_request_kind kind, calls_device *d, const char *transaction,
 	json_t *body, calls_error *err);

@@ -18,6 +18,7 @@
 #include "calls_handler.h"
 #include "calls_identity.h"
 #include "calls_out.h"
+#include "calls_contacts.h"
 #include "calls_presence.h"
 #include "calls_registry.h"
 #include "calls_relay.h"
@@ -161,6 +162,7 @@ static int calls_init(janus_callbacks *callback, const char *config_path) {
 	calls_registry_init();
 	calls_call_init(&config, g_get_monotonic_time, g_get_real_time);
 	calls_presence_init(&config, g_get_monotonic_time, g_get_real_time);
+	calls_contacts_init(&config);
 	calls_identity_init(&config);
 	calls_dispatch_init(&config);
 	calls_admin_init(&config);

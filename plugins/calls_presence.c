@@ -37,6 +37,14 @@ static calls_clock mono_now, real_now;
 static GHashTable *people;          /* id -> person* */
 static GQueue dirty = G_QUEUE_INIT; /* person*, by due (the window is the same for all) */
 static guint subscriptions;
+/* Ids whose profile the database could not give (it was down, or still
+ * starting): read again once it can, so that their subscribers do not stay
+ * on "unknown". One such read at a time. */
+static GHashTable *unresolved;      /* char* set, owned */
+static gboolean resolving;
+static gint64 resolve_at;
+#define RESOLVE_BATCH 100
+#define RESOLVE_RETRY (G_USEC_PER_SEC)
 
 /* ---- pure rules ---- */
 
@@ -222,6 +230,9 @@ void calls_presence_init(const calls_config *cfg, calls_clock mono, calls_clock 
 	people = g_hash_table_new(g_str_hash, g_str_equal);
 	g_queue_init(&dirty);
 	subscriptions = 0;
+	unresolved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	resolving = FALSE;
+	resolve_at = 0;
 }
 
 void calls_presence_clear(void) {
@@ -248,6 +259,8 @@ void calls_presence_clear(void) {
 	people = NULL;
 	g_queue_clear(&dirty);
 	subscriptions = 0;
+	g_hash_table_destroy(unresolved);
+	unresolved = NULL;
 }
 
 guint calls_presence_subscription_count(void) {
@@ -282,6 +295,8 @@ void calls_presence_registered(calls_device *d, json_t *profile) {
 	person *p = person_get(d->user->id);
 	if(profile != NULL)
 		learn(p, profile);
+	else if(!p->known)
+		g_hash_table_add(unresolved, g_strdup(p->id));
 	calls_presence_touch(d->user->id);
 }
 
@@ -322,6 +337,22 @@ void calls_presence_set_privacy(const char *user, calls_privacy privacy) {
 calls_privacy calls_presence_privacy(const char *user) {
 	person *p = g_hash_table_lookup(people, user);
 	return p != NULL && p->known ? p->privacy : CALLS_PRIVACY_EVERYONE;
+}
+
+gboolean calls_presence_contacts_count(const char *user, json_t *ids, guint *fresh, guint *held) {
+	person *p = g_hash_table_lookup(people, user);
+	*fresh = *held = 0;
+	if(p == NULL || !p->contacts_known)
+		return FALSE;
+	*held = p->contacts ? g_hash_table_size(p->contacts) : 0;
+	GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+	for(size_t i = 0; i < json_array_size(ids); i++) {
+		const char *c = json_string_value(json_array_get(ids, i));
+		if((p->contacts == NULL || !g_hash_table_contains(p->contacts, c)) && g_hash_table_add(seen, (gpointer)c))
+			(*fresh)++;
+	}
+	g_hash_table_destroy(seen);
+	return TRUE;
 }
 
 void calls_presence_contacts_changed(const char *user, json_t *ids, gboolean add) {
@@ -410,10 +441,55 @@ static void publish(person *p, GHashTable *batch) {
 	p->pub_last_seen = p->last_seen;
 }
 
+/* Handler thread: profiles read again for those the database missed. */
+static void resolved(calls_read *r) {
+	resolving = FALSE;
+	if(people == NULL)
+		return;
+	if(!r->ok) {
+		for(guint i = 0; i < r->ids->len; i++)
+			g_hash_table_add(unresolved, g_strdup(g_ptr_array_index(r->ids, i)));
+		resolve_at = mono_now() + RESOLVE_RETRY;
+		return;
+	}
+	for(size_t i = 0; i < json_array_size(r->result); i++) {
+		json_t *profile = json_array_get(r->result, i);
+		person *p = g_hash_table_lookup(people, json_string_value(json_object_get(profile, "user")));
+		/* Only those still here and still unknown: a newer answer wins. */
+		if(p != NULL && !p->known)
+			learn(p, profile);
+	}
+}
+
+static void resolve(gint64 now) {
+	if(resolving || g_hash_table_size(unresolved) == 0 || now < resolve_at || !calls_store_ready())
+		return;
+	calls_read *r = calls_read_new(CALLS_READ_PEOPLE, "-");
+	r->ids = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter it;
+	gpointer key;
+	g_hash_table_iter_init(&it, unresolved);
+	while(r->ids->len < RESOLVE_BATCH && g_hash_table_iter_next(&it, &key, NULL)) {
+		person *p = g_hash_table_lookup(people, key);
+		/* Gone, or learned since: nothing to do. */
+		if(p != NULL && !p->known)
+			g_ptr_array_add(r->ids, g_strdup(key));
+		g_hash_table_iter_remove(&it);
+	}
+	if(r->ids->len == 0) {
+		calls_read_free(r);
+		return;
+	}
+	r->finish = resolved;
+	resolving = TRUE;
+	calls_out_read(r);
+}
+
 gint64 calls_presence_tick(void) {
 	if(people == NULL)
 		return 0;
 	gint64 now = mono_now();
+	resolve(now);
 	person *p = g_queue_peek_head(&dirty);
 	if(p == NULL || p->due > now)
 		return p ? p->due : 0;
@@ -496,7 +572,9 @@ static void people_read(calls_read *r) {
 		}
 	} else {
 		JANUS_LOG(LOG_WARN, "[calls] presence_subscribe by %s/%s: the database did not answer; "
-			"users it could not check are unknown\n", d->user->id, d->device_id);
+			"users it could not check are unknown until it does\n", d->user->id, d->device_id);
+		for(guint i = 0; i < r->ids->len; i++)
+			g_hash_table_add(unresolved, g_strdup(g_ptr_array_index(r->ids, i)));
 	}
 	subscribe_now(d, r->transaction, ps->ids);
 	/* Entries learned for users nobody ended up watching. */

@@ -77,6 +77,9 @@ int calls_presence_request(calls_request_kind kind, calls_device *d, const char 
 /* For the privacy and contacts requests (calls_contacts.c). */
 void calls_presence_set_privacy(const char *user, calls_privacy privacy);
 calls_privacy calls_presence_privacy(const char *user);
+/* How many of ids are not contacts of user yet, and how many it has; FALSE
+ * when its contacts are not known here (the database did not answer). */
+gboolean calls_presence_contacts_count(const char *user, json_t *ids, guint *fresh, guint *held);
 /* user added (add TRUE) or removed ids; subscribers are told if that
  * changes what they may see. */
 void calls_presence_contacts_changed(const char *user, json_t *ids, gboolean add);

@@ -145,6 +145,10 @@ gboolean calls_store_enabled(void) {
 	return enabled;
 }
 
+gboolean calls_store_ready(void) {
+	return enabled && g_atomic_int_get(&up);
+}
+
 guint calls_store_queued(void) {
 	return (guint)g_atomic_int_get(&queued_count);
 }

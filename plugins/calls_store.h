@@ -78,6 +78,8 @@ int calls_store_start(const calls_config *cfg, void (*done)(calls_read *r));
  * what is left, and stops. */
 void calls_store_stop(void);
 gboolean calls_store_enabled(void);
+/* Connected and caught up: a read now would be served (any thread). */
+gboolean calls_store_ready(void);
 
 /* Any thread. op: "call", "presence", "seen", "privacy" or "contacts";
  * doc is borrowed. */

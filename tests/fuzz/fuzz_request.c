@@ -13,6 +13,7 @@
 #include "calls_call.h"
 #include "calls_dispatch.h"
 #include "calls_identity.h"
+#include "calls_contacts.h"
 #include "calls_presence.h"
 #include "calls_out.h"
 #include "recorder.h"
@@ -48,6 +49,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
 	calls_registry_init();
 	calls_call_init(&cfg, fake_clock, fake_clock);
 	calls_presence_init(&cfg, fake_clock, fake_clock);
+	calls_contacts_init(&cfg);
 	calls_identity_init(&cfg);
 	calls_dispatch_init(&cfg);
 	calls_device *devs[4];

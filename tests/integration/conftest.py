@@ -74,7 +74,8 @@ VARIANTS = {
     "history_short": {"general": {"ring_timeout": 3, "rate_limit": 1000}},
     "history_nowait": {"general": {"call_waiting": False, "rate_limit": 1000}},
     # presence with the database (a short window keeps the tests quick), and without one
-    "presence": {"general": {"rate_limit": 1000, "presence_window_ms": 300, "max_subscriptions": 150}},
+    "presence": {"general": {"rate_limit": 1000, "presence_window_ms": 300, "max_subscriptions": 150,
+                             "max_contacts": 6}},
     "presence_nodb": {"general": {"rate_limit": 1000, "presence_window_ms": 0}},
 }
 EVENT_VARIANTS = {"events", "events_off"}

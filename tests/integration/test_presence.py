@@ -5,7 +5,7 @@ contacts, the per-device subscription limit, coalescing of a flapping user,
 and what happens while PostgreSQL is away.
 
 The "presence" Janus writes to the session's private PostgreSQL with a 300 ms
-presence window and max_subscriptions = 150; "presence_nodb" has no database
+presence window, max_subscriptions = 150 and max_contacts = 6; "presence_nodb" has no database
 and no window. Stored values are checked in SQL, not only in replies.
 """
 
@@ -380,6 +380,14 @@ async def test_contacts_list(calls, pg):
     await me.err({"request": "contacts_remove"}, 400)
     rows = await sql(pg, "SELECT count(*) FROM calls_contacts WHERE user_id = :'u'", u=me.user)
     assert rows == [["3"]], rows
+    # max_contacts = 6: 3 held, 4 new ones are too many (none added); ones
+    # already held do not count; 3 new ones fit.
+    more = [calls.uid("more%d" % i) for i in range(4)]
+    await me.err({"request": "contacts_add", "users": more}, 413)
+    await me.ok({"request": "contacts_add", "users": more[:3] + [on.user]}, "contacts_added")
+    await me.err({"request": "contacts_add", "users": more[3:]}, 413)
+    await wait_sql(pg, "SELECT count(*) FROM calls_contacts WHERE user_id = :'u'",
+                   lambda r: r == [["6"]], "six contacts", u=me.user)
 
 
 # ------------------------------------------------------------ restarts and outages
@@ -418,7 +426,7 @@ async def test_database_outage(calls, db):
     """While PostgreSQL is stopped: privacy and contact changes succeed and
     take effect (they are spooled), contacts is 503, a user whose privacy
     cannot be read is unknown, users here are answered from memory. Once it
-    is back, the changes are in the tables."""
+    is back, the changes are in the tables and the unknown user is resolved."""
     owner = await calls.device(calls.uid("owner"))
     w = await calls.device(calls.uid("w"))
     absent = calls.uid("absent")
@@ -435,6 +443,10 @@ async def test_database_outage(calls, db):
         assert got[absent] == {"user": absent, "state": "unknown"}, got
     finally:
         db.start()
+    # Once the database answers again, the user it could not check is
+    # read again and its subscriber hears what it may see.
+    e = await next_presence(w, absent, timeout=60)
+    assert e == {"user": absent, "state": "offline"}, e
     await wait_sql(db, "SELECT (SELECT privacy FROM calls_users WHERE user_id = :'u'),"
                        " (SELECT count(*) FROM calls_contacts WHERE user_id = :'u' AND contact_id = :'w')",
                    lambda r: r == [["contacts", "1"]], "spooled privacy and contact", timeout=60,

@@ -8,6 +8,7 @@
 #include "calls_dispatch.h"
 #include "calls_identity.h"
 #include "calls_out.h"
+#include "calls_contacts.h"
 #include "calls_presence.h"
 #include "recorder.h"
 
@@ -51,6 +52,7 @@ static void setup(gconstpointer data) {
 	calls_registry_init();
 	calls_call_init(&cfg, fake_mono, fake_real);
 	calls_presence_init(&cfg, fake_mono, fake_real);
+	calls_contacts_init(&cfg);
 	calls_identity_init(&cfg);
 	calls_dispatch_init(&cfg);
 	devices = g_ptr_array_new_with_free_func((GDestroyNotify)calls_device_unref);

@@ -8,6 +8,7 @@
 
 #include "calls_dispatch.h"
 #include "calls_out.h"
+#include "calls_contacts.h"
 #include "calls_presence.h"
 #include "recorder.h"
 
@@ -27,6 +28,7 @@ static void start(int window_ms, int max_subs) {
 	calls_registry_init();
 	calls_call_init(&cfg, now_mono, now_real);
 	calls_presence_init(&cfg, now_mono, now_real);
+	calls_contacts_init(&cfg);
 	calls_identity_init(&cfg);
 	calls_dispatch_init(&cfg);
 	owned = g_ptr_array_new_with_free_func((GDestroyNotify)calls_device_unref);
