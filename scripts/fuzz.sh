@@ -16,7 +16,8 @@ core="$top/plugins/calls_error.c $top/plugins/calls_config.c $top/plugins/calls_
 $top/plugins/calls_request.c $top/plugins/calls_out.c $top/plugins/calls_registry.c \
 $top/plugins/calls_relay.c $top/plugins/calls_call.c $top/plugins/calls_identity.c \
 $top/plugins/calls_dispatch.c $top/plugins/calls_record.c $top/plugins/calls_history.c \
-$top/plugins/calls_store.c $top/plugins/calls_spool.c $out/calls_migrations.c \
+$top/plugins/calls_store.c $top/plugins/calls_spool.c $top/plugins/calls_presence.c \
+$top/plugins/calls_contacts.c $out/calls_migrations.c \
 $top/tests/unit/janus_stubs.c $top/tests/unit/recorder.c"
 (cd "$top" && sh plugins/gen-migrations.sh sql/[0-9]*.sql) > "$out/calls_migrations.c"
 for target in request jwt; do
