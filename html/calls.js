@@ -49,7 +49,7 @@
 		iceServers: [],       // shared with janus.js: filled from `registered`
 		recent: [],
 		timer: null,
-		tab: 'dial',          // the home screen's tab: 'dial' | 'calls'
+		tab: 'dial',          // the home screen's tab: 'dial' | 'contacts' | 'calls'
 		missed: 0,            // the missed-calls badge
 	};
 
@@ -64,6 +64,22 @@
 		loadedAt: 0,
 		error: null,          // the last failure (CallsError), shown in the tab
 		seq: 0,               // numbers loads; an answer to an older one is dropped
+	};
+
+	// The Contacts tab: the user's contacts with their presence, and the privacy setting.
+	const K = {
+		list: new Map(),      // user -> {user, display, state, last_seen, added}; state null until known
+		loading: false,
+		loaded: false,        // a `contacts` reply came in
+		loadedAt: 0,
+		error: null,          // the last failed load (CallsError), shown in the tab
+		seq: 0,               // numbers loads; an answer to an older one is dropped
+		subscribed: new Set(),// users this device asked presence_subscribe for
+		nameAsked: new Set(), // users whose display name was asked for again once they came online
+		reloadTimer: null,
+		adding: false,
+		privacy: 'everyone',  // who sees this user's state and last seen: everyone | contacts | nobody
+		privacyBusy: false,
 	};
 
 	const media = {
@@ -348,6 +364,8 @@
 		register: 'registered', unregister: 'unregistered', call: 'calling', accept: 'accepted',
 		decline: 'declined', hangup: 'hungup', update: 'updated', media: 'media_set', call_info: 'call_info',
 		history: 'history', history_seen: 'history_seen', history_delete: 'history_deleted',
+		presence_subscribe: 'presence', presence_unsubscribe: 'presence_unsubscribed', privacy: 'privacy_set',
+		contacts: 'contacts', contacts_add: 'contacts_added', contacts_remove: 'contacts_removed',
 	};
 	// Whether Janus may still hold a PeerConnection (or ICE agent) for this handle: set when a JSEP
 	// goes either way, cleared when Janus reports it gone (its `hangup`). A new offer sent before
@@ -528,6 +546,7 @@
 		if (S.call) endCall(S.call, { text: why, kind: 'error', reason: 'disconnected', outcome: 'failed' }, { quiet: true });
 		clearWaiting();
 		resetHistory();
+		resetContacts();
 		if (S.me) {
 			S.me = null;
 			signinError(why + '. Sign in again to reconnect.');
@@ -742,8 +761,13 @@
 			S.iceServers.splice(0, S.iceServers.length, ...(Array.isArray(data.ice_servers) ? data.ice_servers : []));
 			loadRecent();
 			resetHistory();
+			resetContacts();
+			K.privacy = PRIVACY_VALUES.includes(data.privacy) ? data.privacy : 'everyone';
+			renderPrivacy();
 			setMissed(data.missed_calls);
 			enterHome();
+			// Contacts and their presence are kept up to date from now on, whichever tab shows.
+			loadContacts();
 			if (data.missed_calls > 0) {
 				notice({ text: 'You missed ' + data.missed_calls + (data.missed_calls === 1 ? ' call' : ' calls') + ' while away',
 					kind: 'warn', reason: 'missed_calls' });
@@ -774,6 +798,7 @@
 		try { await request({ request: 'unregister' }); } catch (e) { /* leaving anyway */ }
 		S.me = null;
 		resetHistory();
+		resetContacts();
 		show('signin');
 	}
 
@@ -782,6 +807,7 @@
 		if (S.call) endCall(S.call, null, { quiet: true });
 		clearWaiting();
 		resetHistory();
+		resetContacts();
 		S.me = null;
 		const why = {
 			replaced: 'You signed in again as this device somewhere else.',
@@ -803,6 +829,7 @@
 		case 'media_state': onMediaState(d); break;
 		case 'unregistered': onUnregistered(d); break;
 		case 'missed_calls': setMissed(d.count); break;
+		case 'presence': applyPresence(d.users); break;
 		case 'error': toast(errorText(new CallsError(d.error_code, d.error)), 'error'); break;
 		default: if (DEBUG) console.log('calls: unhandled', d);
 		}
@@ -936,7 +963,8 @@
 
 	// ---------------------------------------------------------------- call actions
 
-	async function startCall(to, video) {
+	// display: the callee's name when known (a contact), shown until the server tells it.
+	async function startCall(to, video, display) {
 		if (!S.me || S.call) return;
 		Sound.unlock();
 		const input = $('call-to');
@@ -949,7 +977,7 @@
 		input.removeAttribute('aria-invalid');
 		if (to === S.me.user) { toast("That's you. Call someone else."); return; }
 		notice(null);
-		const c = S.call = newCall({ peer: to, display: to, video, dir: 'out', state: 'starting' });
+		const c = S.call = newCall({ peer: to, display: display || to, video, dir: 'out', state: 'starting' });
 		showOutgoing(c);
 		try {
 			let data = null;
@@ -1075,6 +1103,7 @@
 		// offer, once this call is over (then it shows as an ordinary incoming call).
 		renderWaiting();
 		historyChanged();
+		renderContacts();   // its call buttons work again
 		if (opts && opts.quiet) return;
 		if (S.me) {
 			show('home');
@@ -1362,8 +1391,10 @@
 
 	// ---------------------------------------------------------------- tabs, missed-calls badge
 
+	const TABS = ['dial', 'contacts', 'calls'];
+
 	function showTab(name) {
-		S.tab = name === 'calls' ? 'calls' : 'dial';
+		S.tab = TABS.includes(name) ? name : 'dial';
 		for (const t of document.querySelectorAll('.tabs .tab')) {
 			const on = t.dataset.tab === S.tab;
 			t.setAttribute('aria-selected', String(on));
@@ -1371,6 +1402,11 @@
 			$('panel-' + t.dataset.tab).hidden = !on;
 		}
 		document.body.dataset.tab = S.tab;
+		if (S.tab === 'contacts') {
+			if (!K.loading && (!K.loaded || K.error || Date.now() - K.loadedAt > 30000)) loadContacts();
+			else renderContacts();
+			return;
+		}
 		if (S.tab !== 'calls') return;
 		// Opening the tab is seeing the missed calls, on every device of this user.
 		markSeen();
@@ -1605,7 +1641,7 @@
 		list.textContent = '';
 		for (const e of H.entries) list.append(historyRow(e));
 		$('history').setAttribute('aria-busy', String(H.loading));
-		for (const c of document.querySelectorAll('.chips .chip')) c.setAttribute('aria-pressed', String(c.dataset.filter === H.filter));
+		for (const c of document.querySelectorAll('#history-chips .chip')) c.setAttribute('aria-pressed', String(c.dataset.filter === H.filter));
 
 		const err = H.error;
 		const alert = $('history-alert');
@@ -1630,6 +1666,451 @@
 		more.hidden = !H.next || (!!err && !H.entries.length);
 		more.disabled = H.loading;
 		more.textContent = H.loading && H.entries.length ? 'Loading…' : 'Show older calls';
+	}
+
+	// ---------------------------------------------------------------- contacts and presence (the Contacts tab)
+
+	const PRIVACY_VALUES = ['everyone', 'contacts', 'nobody'];
+	const PRESENCE_STATES = ['online', 'in_call', 'offline', 'unknown'];
+	const SUBSCRIBE_BATCH = 100;   // ids per presence_subscribe (the server's limit)
+	const PRIVACY_HINT = {
+		everyone: 'Anyone who follows your status sees it.',
+		contacts: 'Only the people you added to your contacts see it; others see “unknown”.',
+		nobody: 'Nobody sees it; everyone sees “unknown”.',
+	};
+
+	// Each sign-in is an epoch: answers to requests of an earlier one are dropped.
+	K.epoch = 0;
+	K.touched = new Map();   // user -> {at, add}: added or removed here, for loads under way meanwhile
+
+	function contactsShown() {
+		return !!S.me && currentScreen() === 'home' && S.tab === 'contacts';
+	}
+
+	// Forgets the contacts (sign-in, sign-out, connection lost). The server ends this device's
+	// subscriptions itself when it unregisters.
+	function resetContacts() {
+		K.epoch++;
+		K.seq++;
+		clearTimeout(K.reloadTimer);
+		Object.assign(K, { loading: false, loaded: false, loadedAt: 0, error: null, reloadTimer: null, adding: false,
+			privacy: 'everyone', privacyBusy: false });
+		K.list = new Map();
+		K.subscribed = new Set();
+		K.nameAsked = new Set();
+		K.touched = new Map();
+		$('contact-add-user').value = '';
+		addError('');
+		renderContacts();
+		renderPrivacy();
+	}
+
+	function contactEntry(u) {
+		const state = PRESENCE_STATES.includes(u.state) ? u.state : 'unknown';
+		return {
+			user: u.user,
+			display: typeof u.display === 'string' && u.display ? u.display : u.user,
+			state,
+			last_seen: state === 'offline' && typeof u.last_seen === 'string' ? u.last_seen : null,
+			added: 0,
+		};
+	}
+
+	// Reads the contacts (`contacts`), then follows the presence of those not followed yet.
+	async function loadContacts() {
+		if (!S.me) return;
+		const seq = ++K.seq;
+		const started = Date.now();
+		K.loading = true;
+		renderContacts();
+		try {
+			const { data } = await request({ request: 'contacts' });
+			if (seq !== K.seq) return;
+			const got = Array.isArray(data.users)
+				? data.users.filter((u) => u && typeof u.user === 'string' && USER_RE.test(u.user)) : [];
+			const next = new Map();
+			for (const u of got) {
+				const t = K.touched.get(u.user);
+				if (t && !t.add && t.at >= started) continue;   // removed here while this load was under way
+				const had = K.list.get(u.user);
+				next.set(u.user, Object.assign(contactEntry(u), had ? { added: had.added } : {}));
+			}
+			for (const [user, t] of K.touched) {
+				// Added here while this load was under way: the reply may not have it yet.
+				if (t.add && t.at >= started && !next.has(user) && K.list.has(user)) next.set(user, K.list.get(user));
+			}
+			K.list = next;
+			K.loaded = true;
+			K.loadedAt = Date.now();
+			K.error = null;
+			subscribe(Array.from(next.keys()));
+		} catch (e) {
+			if (seq !== K.seq) return;
+			K.error = e;
+		} finally {
+			if (seq === K.seq) {
+				K.loading = false;
+				renderContacts();
+			}
+		}
+	}
+
+	// Display names come with `contacts`: asked again after an add, and once a contact that never
+	// signed in (shown by its id) comes online.
+	function reloadContactsSoon() {
+		clearTimeout(K.reloadTimer);
+		K.reloadTimer = setTimeout(() => {
+			K.reloadTimer = null;
+			if (S.me) loadContacts();
+		}, 300);
+	}
+
+	// presence_subscribe for the ids not followed yet, SUBSCRIBE_BATCH at a time.
+	async function subscribe(ids) {
+		const epoch = K.epoch;
+		const todo = Array.from(new Set(ids)).filter((id) => !K.subscribed.has(id));
+		for (let i = 0; i < todo.length; i += SUBSCRIBE_BATCH) {
+			const chunk = todo.slice(i, i + SUBSCRIBE_BATCH);
+			for (const id of chunk) K.subscribed.add(id);
+			try {
+				const { data } = await request({ request: 'presence_subscribe', users: chunk });
+				if (epoch !== K.epoch) return;
+				applyPresence(data.users);
+			} catch (e) {
+				if (epoch !== K.epoch) return;
+				for (const id of chunk) K.subscribed.delete(id);
+				toast(e instanceof CallsError && e.code === 413 ? "Can't follow the status of more people: " + e.message
+					: "Couldn't get your contacts' status: " + errorText(e), 'error');
+				return;
+			}
+		}
+	}
+
+	function unsubscribe(ids) {
+		const todo = ids.filter((id) => K.subscribed.has(id));
+		if (!todo.length) return;
+		for (const id of todo) K.subscribed.delete(id);
+		request({ request: 'presence_unsubscribe', users: todo }).catch((e) => { if (DEBUG) console.warn('presence_unsubscribe', e); });
+	}
+
+	// A `presence` reply or notification: [{user, state, last_seen?}].
+	function applyPresence(users) {
+		if (!Array.isArray(users)) return;
+		let changed = false, askNames = false;
+		for (const u of users) {
+			if (!u || typeof u.user !== 'string') continue;
+			const c = K.list.get(u.user);
+			if (!c) continue;
+			const e = contactEntry(u);
+			c.state = e.state;
+			c.last_seen = e.last_seen;
+			changed = true;
+			if ((c.state === 'online' || c.state === 'in_call') && c.display === c.user && !K.nameAsked.has(c.user)) {
+				K.nameAsked.add(c.user);
+				askNames = true;
+			}
+		}
+		if (changed) renderContacts();
+		if (askNames) reloadContactsSoon();
+	}
+
+	function addError(text) {
+		const e = $('contact-add-error');
+		e.textContent = text || '';
+		e.hidden = !text;
+		if (text) $('contact-add-user').setAttribute('aria-invalid', 'true');
+		else $('contact-add-user').removeAttribute('aria-invalid');
+	}
+
+	async function addContact(ev) {
+		ev.preventDefault();
+		if (!S.me || K.adding) return;
+		const input = $('contact-add-user');
+		const id = input.value.trim();
+		addError('');
+		if (!USER_RE.test(id)) {
+			addError(id ? 'A user id is 1 to 64 letters, digits or _ . @ + -' : 'Type the user id of the person to add.');
+			input.focus();
+			return;
+		}
+		const had = K.list.get(id);
+		if (had) {
+			addError(had.display + ' is already in your contacts.');
+			flashRow(id);
+			return;
+		}
+		const epoch = K.epoch;
+		K.adding = true;
+		renderContacts();
+		try {
+			const { data } = await request({ request: 'contacts_add', users: [id] });
+			if (epoch !== K.epoch) return;
+			const ids = Array.isArray(data.users) ? data.users.filter((u) => typeof u === 'string' && USER_RE.test(u)) : [id];
+			const now = Date.now();
+			for (const u of ids) {
+				K.touched.set(u, { at: now, add: true });
+				if (!K.list.has(u)) K.list.set(u, { user: u, display: u, state: null, last_seen: null, added: now });
+			}
+			if (input.value.trim() === id) input.value = '';
+			renderContacts();
+			await subscribe(ids);
+			if (epoch === K.epoch) reloadContactsSoon();
+		} catch (e) {
+			if (epoch !== K.epoch) return;
+			addError(addErrorText(e, id));
+			input.focus();
+		} finally {
+			if (epoch === K.epoch) {
+				K.adding = false;
+				renderContacts();
+			}
+		}
+	}
+
+	function addErrorText(e, id) {
+		if (e instanceof CallsError) {
+			if (e.code === 400 && S.me && id === S.me.user) return "You can't add yourself as a contact.";
+			if (e.code === 413) return 'You have too many contacts to add ' + id + (e.message ? ' (' + e.message + ')' : '') + '.';
+			if (e.code === 503) return 'Contacts are unavailable right now: ' + id + ' was not added. Try again in a moment.';
+		}
+		return "Couldn't add " + id + ': ' + errorText(e);
+	}
+
+	async function removeContact(user, li) {
+		if (!S.me || li.getAttribute('aria-busy') === 'true') return;
+		const c = K.list.get(user);
+		const name = c ? c.display : user;
+		const epoch = K.epoch;
+		li.setAttribute('aria-busy', 'true');
+		for (const b of li.querySelectorAll('button')) b.disabled = true;
+		try {
+			await request({ request: 'contacts_remove', users: [user] });
+			if (epoch !== K.epoch) return;
+			K.touched.set(user, { at: Date.now(), add: false });
+			K.list.delete(user);
+			unsubscribe([user]);
+			toast('Removed ' + name + ' from your contacts');
+		} catch (e) {
+			if (epoch !== K.epoch) return;
+			toast(e instanceof CallsError && e.code === 503 ? 'Contacts are unavailable right now: ' + name + ' was not removed'
+				: "Couldn't remove " + name + ': ' + errorText(e), 'error');
+		} finally {
+			if (epoch === K.epoch) {
+				li.removeAttribute('aria-busy');
+				renderContacts();
+			}
+		}
+	}
+
+	async function changePrivacy(value) {
+		if (!S.me || K.privacyBusy || !PRIVACY_VALUES.includes(value) || value === K.privacy) { renderPrivacy(); return; }
+		const before = K.privacy;
+		const epoch = K.epoch;
+		K.privacy = value;
+		K.privacyBusy = true;
+		renderPrivacy();
+		try {
+			const { data } = await request({ request: 'privacy', last_seen: value });
+			if (epoch !== K.epoch) return;
+			K.privacy = PRIVACY_VALUES.includes(data.last_seen) ? data.last_seen : value;
+		} catch (e) {
+			if (epoch !== K.epoch) return;
+			K.privacy = before;
+			toast(e instanceof CallsError && e.code === 503 ? 'Privacy settings are unavailable right now: nothing was changed'
+				: "Couldn't change who sees your status: " + errorText(e), 'error');
+		} finally {
+			if (epoch === K.epoch) {
+				K.privacyBusy = false;
+				renderPrivacy();
+			}
+		}
+	}
+
+	function renderPrivacy() {
+		for (const r of document.querySelectorAll('input[name="privacy"]')) {
+			r.checked = r.value === K.privacy;
+			r.disabled = K.privacyBusy || !S.me;
+		}
+		$('privacy').setAttribute('aria-busy', String(K.privacyBusy));
+		$('privacy').dataset.value = K.privacy;
+		$('privacy-hint').textContent = PRIVACY_HINT[K.privacy] || '';
+	}
+
+	// "last seen just now", "… 5 minutes ago", "… today at 14:03", "… yesterday at 09:12", "… 3 Nov at 18:40".
+	function fmtLastSeen(iso) {
+		const d = new Date(iso);
+		if (isNaN(d)) return 'offline';
+		const now = new Date();
+		const secs = (now - d) / 1000;
+		if (secs < 60) return 'last seen just now';
+		if (secs < 3600) {
+			const m = Math.floor(secs / 60);
+			return 'last seen ' + m + (m === 1 ? ' minute ago' : ' minutes ago');
+		}
+		const at = ' at ' + String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0');
+		if (d.toDateString() === now.toDateString()) return 'last seen today' + at;
+		const yesterday = new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1);
+		if (d.toDateString() === yesterday.toDateString()) return 'last seen yesterday' + at;
+		const opts = { day: 'numeric', month: 'short' };
+		if (d.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
+		return 'last seen ' + d.toLocaleDateString([], opts) + at;
+	}
+
+	function presenceText(c) {
+		switch (c.state) {
+		case 'online': return 'online';
+		case 'in_call': return 'in a call';
+		case 'offline': return c.last_seen ? fmtLastSeen(c.last_seen) : 'offline';
+		case 'unknown': return 'unknown';
+		default: return 'checking…';
+		}
+	}
+
+	function presenceTitle(c) {
+		switch (c.state) {
+		case 'online': return 'Online now';
+		case 'in_call': return 'In a call right now';
+		case 'offline': {
+			const d = c.last_seen ? new Date(c.last_seen) : null;
+			return d && !isNaN(d) ? 'Last seen ' + d.toLocaleString() : 'Offline; not seen yet';
+		}
+		case 'unknown': return 'Hidden by their privacy setting';
+		default: return 'Checking…';
+		}
+	}
+
+	function flashRow(user) {
+		const li = contactRows.get(user);
+		if (!li) return;
+		li.classList.remove('c-new');
+		void li.offsetWidth;   // restart the animation
+		li.classList.add('c-new');
+		li.scrollIntoView({ block: 'nearest' });
+	}
+
+	const contactRows = new Map();   // user -> li, kept between renders (a presence change only updates it)
+
+	function contactButton(cls, testid, icon) {
+		const b = document.createElement('button');
+		b.type = 'button';
+		b.className = 'icon-btn ' + cls;
+		b.dataset.testid = testid;
+		b.append(svgUse(icon));
+		return b;
+	}
+
+	function contactRow(user) {
+		const li = document.createElement('li');
+		li.dataset.user = user;
+		const wrap = span('c-avatar');
+		const av = span('avatar avatar-sm');
+		av.setAttribute('aria-hidden', 'true');
+		const dot = span('p-dot');
+		dot.dataset.testid = 'presence-dot';
+		wrap.append(av, dot);
+		const text = span('c-text');
+		const name = span('c-name');
+		const display = span('c-display');
+		const id = span('c-user');
+		name.append(display, id);
+		const status = span('c-status');
+		status.dataset.testid = 'presence-text';
+		text.append(name, status);
+		const actions = span('c-actions');
+		const voice = contactButton('c-call c-voice', 'contact-voice', 'i-phone');
+		const video = contactButton('c-call c-video', 'contact-video', 'i-video');
+		const remove = contactButton('c-remove', 'contact-remove', 'i-person-remove');
+		const call = (withVideo) => {
+			if (S.call) return;
+			const c = K.list.get(user);
+			$('call-to').value = user;
+			startCall(user, withVideo, c && c.display !== user ? c.display : undefined);
+		};
+		voice.addEventListener('click', () => call(false));
+		video.addEventListener('click', () => call(true));
+		remove.addEventListener('click', () => removeContact(user, li));
+		actions.append(voice, video, remove);
+		li.append(wrap, text, actions);
+		li.addEventListener('animationend', () => li.classList.remove('c-new'));
+		li._parts = { av, dot, display, id, status, voice, video, remove };
+		return li;
+	}
+
+	function updateContactRow(li, c) {
+		const p = li._parts;
+		const state = c.state || 'pending';
+		li.dataset.state = state;
+		if (c.last_seen) li.dataset.lastSeen = c.last_seen;
+		else delete li.dataset.lastSeen;
+		if (c.added && !li._flashed) {
+			li._flashed = true;
+			li.classList.add('c-new');
+		}
+		if (p.av.dataset.name !== c.display) {
+			paintAvatar(p.av, c.user, c.display);
+			p.av.dataset.name = c.display;
+		}
+		p.dot.dataset.state = state;
+		p.display.textContent = c.display;
+		p.id.textContent = c.display !== c.user ? c.user : '';
+		p.id.hidden = c.display === c.user;
+		const text = presenceText(c);
+		if (p.status.textContent !== text) p.status.textContent = text;
+		p.status.dataset.state = state;
+		p.status.title = presenceTitle(c);
+		const busy = li.getAttribute('aria-busy') === 'true';
+		p.voice.disabled = p.video.disabled = busy || !!S.call;
+		p.remove.disabled = busy;
+		p.voice.title = 'Voice call ' + c.display;
+		p.video.title = 'Video call ' + c.display;
+		p.remove.title = 'Remove ' + c.display + ' from contacts';
+		for (const b of [p.voice, p.video, p.remove]) b.setAttribute('aria-label', b.title);
+	}
+
+	function byName(a, b) {
+		return a.display.localeCompare(b.display, undefined, { sensitivity: 'base' }) || (a.user < b.user ? -1 : a.user > b.user ? 1 : 0);
+	}
+
+	function renderContacts() {
+		const list = $('contacts-list');
+		const sorted = Array.from(K.list.values()).sort(byName);
+		sorted.forEach((c, i) => {
+			let li = contactRows.get(c.user);
+			if (!li) {
+				li = contactRow(c.user);
+				contactRows.set(c.user, li);
+			}
+			updateContactRow(li, c);
+			if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+		});
+		for (const [user, li] of contactRows) {
+			if (!K.list.has(user)) {
+				li.remove();
+				contactRows.delete(user);
+			}
+		}
+		const n = sorted.length;
+		const here = sorted.filter((c) => c.state === 'online' || c.state === 'in_call').length;
+		$('contacts-count').textContent = n ? (here ? here + ' online · ' : '') + n + (n === 1 ? ' contact' : ' contacts') : '';
+		$('contacts').setAttribute('aria-busy', String(K.loading));
+
+		const err = K.error;
+		const alert = $('contacts-alert');
+		if (err) {
+			const unavailable = err instanceof CallsError && err.code === 503;
+			$('contacts-alert-main').textContent = unavailable ? 'Contacts are unavailable' : "Couldn't load your contacts";
+			$('contacts-alert-sub').textContent = unavailable ? "The server can't read them right now. Calls still work; try again in a moment."
+				: errorText(err);
+			alert.dataset.code = err instanceof CallsError ? String(err.code) : '0';
+			alert.hidden = false;
+		} else {
+			alert.hidden = true;
+			alert.removeAttribute('data-code');
+		}
+		$('contacts-retry').disabled = K.loading;
+		$('contacts-loading').hidden = !(K.loading && !n && !K.loaded);
+		$('contacts-empty').hidden = !(K.loaded && !K.loading && !err && !n);
+		$('contact-add-submit').disabled = K.adding || !S.me;
 	}
 
 	// ---------------------------------------------------------------- wiring
@@ -1670,14 +2151,24 @@
 			t.addEventListener('click', () => showTab(t.dataset.tab));
 			t.addEventListener('keydown', (ev) => {
 				if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
-				const other = t.dataset.tab === 'dial' ? 'calls' : 'dial';
+				const i = TABS.indexOf(t.dataset.tab) + (ev.key === 'ArrowRight' ? 1 : -1);
+				const other = TABS[(i + TABS.length) % TABS.length];
 				showTab(other);
 				$('tab-' + other).focus();
 			});
 		}
-		for (const c of document.querySelectorAll('.chips .chip')) c.addEventListener('click', () => setFilter(c.dataset.filter));
+		for (const c of document.querySelectorAll('#history-chips .chip')) c.addEventListener('click', () => setFilter(c.dataset.filter));
 		$('history-retry').addEventListener('click', () => loadHistory(!H.loaded || H.stale || !H.next));
 		$('history-more').addEventListener('click', () => loadHistory(false));
+		$('contact-add-form').addEventListener('submit', addContact);
+		$('contact-add-user').addEventListener('input', () => addError(''));
+		$('contacts-retry').addEventListener('click', () => loadContacts());
+		for (const r of document.querySelectorAll('input[name="privacy"]')) {
+			r.addEventListener('change', () => { if (r.checked) changePrivacy(r.value); });
+		}
+		// "last seen 5 minutes ago" grows older on screen.
+		setInterval(() => { if (contactsShown() && !document.hidden) renderContacts(); }, 30000);
+		renderPrivacy();
 		$('btn-waiting-decline').addEventListener('click', declineWaiting);
 		$('btn-waiting-accept').addEventListener('click', endAndAccept);
 		document.addEventListener('keydown', (ev) => {
@@ -1707,6 +2198,10 @@
 				missed: S.missed,
 				history: { entries: H.entries.length, next: H.next, loading: H.loading, loaded: H.loaded,
 					error: H.error ? { code: H.error.code, message: H.error.message } : null },
+				contacts: { users: Array.from(K.list.values()).map((c) => ({ user: c.user, display: c.display,
+					state: c.state, last_seen: c.last_seen })), loading: K.loading, loaded: K.loaded,
+					error: K.error ? { code: K.error.code, message: K.error.message } : null,
+					subscribed: Array.from(K.subscribed), privacy: K.privacy, privacyBusy: K.privacyBusy },
 			};
 		},
 		log: debugLog,

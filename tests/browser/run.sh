@@ -6,6 +6,7 @@
 # Usage: tests/browser/run.sh [node --test options...]
 # Env:   CALLS_PLUGIN_DIR  folder holding libjanus_calls.so (default: <repo>/plugins/.libs)
 #        CALLS_PG_BIN      PostgreSQL's programs (default: /usr/lib/postgresql/15/bin)
+#        CALLS_BROWSER_TESTS  the test files to run, space-separated (default: all of them)
 #        CALLS_KEEP_TMP=1  keep the work folder (Janus's configuration and log, PostgreSQL's
 #                          cluster and log, the spool) even on success
 # Exit:  the test's status; 77 (skipped) without root, without the built plugin, without Chromium
@@ -104,10 +105,12 @@ if ! wait_line "$janus_pid" 'janus ready' "$work/janus.out"; then
 fi
 sed -n 's/^janus ready: /run.sh: janus ready: /p' "$work/janus.out"
 
-# history.test.mjs freezes the cluster (CALLS_PG_DIR) for a moment to see the client without it.
+# history.test.mjs and presence.test.mjs freeze the cluster (CALLS_PG_DIR) for a moment to see the
+# client without it.
 set +e
 (cd "$HERE" && CALLS_JANUS_WS=ws://127.0.0.1:8188 CALLS_PG_DIR="$work/pg" \
-	timeout 900 node --test --test-concurrency=1 "$@" calls.test.mjs history.test.mjs)
+	timeout 900 node --test --test-concurrency=1 "$@" \
+	${CALLS_BROWSER_TESTS:-calls.test.mjs history.test.mjs presence.test.mjs})
 rc=$?
 set -e
 exit "$rc"
