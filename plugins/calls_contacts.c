@@ -53,7 +53,7 @@ static int do_change(calls_device *d, const char *transaction, json_t *body, gbo
 /* Handler thread: the store answered (or gave up). */
 static void contacts_read(calls_read *r) {
 	calls_device *d = r->owner;
-	if(d->user == NULL || g_atomic_int_get(&d->destroyed))
+	if(d->user == NULL || d->registration != r->registration || g_atomic_int_get(&d->destroyed))
 		return;
 	if(!r->ok) {
 		calls_error err = {0};
@@ -82,6 +82,7 @@ static int do_list(calls_device *d, const char *transaction) {
 	calls_read *r = calls_read_new(CALLS_READ_CONTACTS, d->user->id);
 	calls_device_ref(d);
 	r->owner = d;
+	r->registration = d->registration;
 	r->transaction = g_strdup(transaction);
 	r->finish = contacts_read;
 	calls_out_read(r);

@@ -148,6 +148,18 @@ static void handle_kick(const char *user_id) {
 	}
 }
 
+/* The database holds this request back: its handle's register waits for
+ * it, or (for presence requests) its presence_subscribe does. */
+static gboolean held(calls_device *d, item *it) {
+	const char *name = calls_request_name(it->body);
+	return d->registering || (d->subscribing && name != NULL && g_str_has_prefix(name, "presence_"));
+}
+
+/* Held, or behind requests of its handle that are: they stay in order. */
+static gboolean must_wait(item *it) {
+	return held(it->device, it) || g_hash_table_contains(parked, it->device);
+}
+
 static void park(item *it) {
 	GQueue *q = g_hash_table_lookup(parked, it->device);
 	if(q == NULL) {
@@ -163,12 +175,15 @@ static void unpark(calls_device *d, gboolean serve) {
 	if(q == NULL)
 		return;
 	item *it;
-	while(!d->registering && (it = g_queue_pop_head(q)) != NULL) {
+	while((it = g_queue_peek_head(q)) != NULL) {
+		if(serve && held(d, it))
+			break;
+		g_queue_pop_head(q);
 		if(serve)
 			handle_message(it);
 		item_free(it);
 	}
-	/* A parked register may have gone to the database again. */
+	/* A parked register or subscribe may have gone to the database again. */
 	if(g_queue_is_empty(q)) {
 		g_queue_free(q);
 		g_hash_table_remove(parked, d);
@@ -187,7 +202,7 @@ static gboolean handle(item *it, gboolean *running) {
 	calls_error err = {0};
 	switch(it->kind) {
 		case ITEM_MESSAGE:
-			if(it->device->registering) {
+			if(must_wait(it)) {
 				park(it);
 				return FALSE;
 			}
@@ -205,6 +220,7 @@ static gboolean handle(item *it, gboolean *running) {
 		case ITEM_DETACH:
 			/* A register still waiting for the database is dropped. */
 			it->device->registering = FALSE;
+			it->device->subscribing = FALSE;
 			unpark(it->device, FALSE);
 			calls_identity_drop(it->device, "gone", FALSE, "failed");
 			break;

@@ -15,7 +15,7 @@
 
 static const calls_config *config;
 
-static void presence_record(const char *user, const char *display, const char *device, gboolean offline);
+static void presence_record(const char *user, const char *display, const char *device, gboolean offline, gint64 at_us);
 
 void calls_identity_init(const calls_config *cfg) {
 	config = cfg;
@@ -33,9 +33,9 @@ void calls_identity_drop(calls_device *d, const char *reason, gboolean tell, con
 	calls_presence_device_leaving(d);
 	calls_registry_remove(d);
 	/* The user's last device left: that is their last seen. */
+	gint64 left = calls_presence_touch(user);
 	if(calls_registry_user(user) == NULL)
-		presence_record(user, NULL, d->device_id, TRUE);
-	calls_presence_touch(user);
+		presence_record(user, NULL, d->device_id, TRUE, left > 0 ? left : g_get_real_time());
 	g_free(user);
 }
 
@@ -51,8 +51,8 @@ static void pending_free(gpointer data) {
 	g_free(p);
 }
 
-static void presence_record(const char *user, const char *display, const char *device, gboolean offline) {
-	char *at = calls_time_text(g_get_real_time(), TRUE);
+static void presence_record(const char *user, const char *display, const char *device, gboolean offline, gint64 at_us) {
+	char *at = calls_time_text(at_us, TRUE);
 	json_t *doc = json_pack("{sssssb}", "user", user, "at", at, "offline", offline);
 	if(display != NULL)
 		json_object_set_new(doc, "display", json_string(display));
@@ -64,7 +64,7 @@ static void presence_record(const char *user, const char *display, const char *d
 
 /* The second half of register, once the missed-call count is known. */
 static void finish_register(calls_device *d, const char *transaction, const char *user,
-		const char *display, const char *device, json_int_t missed, json_t *profile) {
+		const char *display, const char *device, json_int_t missed, json_t *profile, guint64 stamp) {
 	calls_device *replaced = NULL;
 	calls_registry_add(d, user, display, device, &replaced);
 	if(replaced != NULL) {
@@ -80,13 +80,17 @@ static void finish_register(calls_device *d, const char *transaction, const char
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	json_t *ice = calls_ice_servers(config->stun_uris, config->turn_uris, config->turn_secret,
 		config->turn_ttl, d->user->id, now);
-	calls_presence_registered(d, profile);
-	calls_out_reply(d, transaction, json_pack("{sssssssssIssso}", "calls", "registered",
+	calls_presence_registered(d, profile, stamp);
+	json_t *reply = json_pack("{sssssssssIso}", "calls", "registered",
 		"user", d->user->id, "display", d->user->display, "device", d->device_id,
-		"missed_calls", missed, "privacy", calls_privacy_name(calls_presence_privacy(d->user->id)),
-		"ice_servers", ice), NULL);
+		"missed_calls", missed, "ice_servers", ice);
+	/* Left out while the database cannot say. */
+	calls_privacy privacy;
+	if(calls_presence_privacy(d->user->id, &privacy))
+		json_object_set_new(reply, "privacy", json_string(calls_privacy_name(privacy)));
+	calls_out_reply(d, transaction, reply, NULL);
 	calls_out_notify(d, json_pack("{ssssss}", "event", "registered", "user", d->user->id, "device", d->device_id));
-	presence_record(d->user->id, d->user->display, d->device_id, FALSE);
+	presence_record(d->user->id, d->user->display, d->device_id, FALSE, g_get_real_time());
 	calls_call_device_registered(d);
 }
 
@@ -101,7 +105,7 @@ static void missed_read(calls_read *r) {
 		JANUS_LOG(LOG_WARN, "[calls] register %s/%s: missed calls, privacy and contacts unknown "
 			"(the database did not answer); 0 missed sent\n", p->user, p->device ? p->device : "-");
 	json_int_t missed = r->ok ? json_integer_value(json_object_get(r->result, "missed")) : 0;
-	finish_register(d, r->transaction, p->user, p->display, p->device, missed, r->ok ? r->result : NULL);
+	finish_register(d, r->transaction, p->user, p->display, p->device, missed, r->ok ? r->result : NULL, r->stamp);
 }
 
 int calls_identity_register(calls_device *d, const char *transaction, json_t *body, calls_error *err) {
@@ -125,7 +129,7 @@ int calls_identity_register(calls_device *d, const char *transaction, json_t *bo
 	if(display == NULL || *display == '\0')
 		display = user;
 	if(!calls_store_enabled()) {
-		finish_register(d, transaction, user, display, device, 0, NULL);
+		finish_register(d, transaction, user, display, device, 0, NULL, 0);
 		calls_jwt_claims_clear(&claims);
 		return 0;
 	}
@@ -142,6 +146,7 @@ int calls_identity_register(calls_device *d, const char *transaction, json_t *bo
 	r->transaction = g_strdup(transaction);
 	r->data = p;
 	r->data_free = pending_free;
+	r->stamp = calls_presence_stamp();
 	r->finish = missed_read;
 	d->registering = TRUE;
 	calls_out_read(r);

@@ -30,6 +30,7 @@ typedef struct person {
 	GHashTable *contacts;            /* char* set, owned; NULL = none */
 	GHashTable *watchers;            /* calls_device* -> GINT_TO_POINTER(shown the real state) */
 	gint64 due;                      /* monotonic end of the open window; 0 = none */
+	guint64 changed_seq;             /* change_seq of its last privacy or contacts change here */
 } person;
 
 static const calls_config *config;
@@ -37,6 +38,10 @@ static calls_clock mono_now, real_now;
 static GHashTable *people;          /* id -> person* */
 static GQueue dirty = G_QUEUE_INIT; /* person*, by due (the window is the same for all) */
 static guint subscriptions;
+/* Counts privacy and contacts changes made here. A database answer asked
+ * before the user's last change (its stamp is older) is older than what
+ * memory holds, and must not undo it. */
+static guint64 change_seq;
 /* Ids whose profile the database could not give (it was down, or still
  * starting): read again once it can, so that their subscribers do not stay
  * on "unknown". One such read at a time. */
@@ -101,15 +106,19 @@ gboolean calls_privacy_allows(calls_privacy privacy, GHashTable *contacts,
 	return FALSE;
 }
 
-/* What watcher may see now, given what it was shown before (shown): when
- * the rule cannot be checked (privacy, or the contacts it needs, could not
- * be read), the answer does not change; a new subscriber (shown FALSE) then
- * sees "unknown". */
-static gboolean may_see(const person *p, const char *watcher, gboolean shown) {
+/* The rule cannot be checked yet: privacy, or the contacts it needs, could
+ * not be read. */
+static gboolean unresolved_rule(const person *p) {
+	return !p->known || (p->privacy == CALLS_PRIVACY_CONTACTS && !p->contacts_known);
+}
+
+/* What watcher may see now. A rule that cannot be checked shows nothing
+ * (but to the user itself) until the database tells. */
+static gboolean may_see(const person *p, const char *watcher) {
 	if(watcher != NULL && !strcmp(p->id, watcher))
 		return TRUE;
-	if(!p->known || (p->privacy == CALLS_PRIVACY_CONTACTS && !p->contacts_known))
-		return shown;
+	if(unresolved_rule(p))
+		return FALSE;
 	return calls_privacy_allows(p->privacy, p->contacts, p->id, watcher);
 }
 
@@ -207,15 +216,18 @@ static void changed(person *p) {
 	g_queue_push_tail(&dirty, p);
 }
 
-/* A profile from the database: {privacy, contacts?, last_seen?}. */
-static void learn(person *p, json_t *profile) {
-	calls_privacy privacy = CALLS_PRIVACY_EVERYONE;
-	calls_privacy_parse(json_string_value(json_object_get(profile, "privacy")), &privacy);
-	p->known = TRUE;
-	p->privacy = privacy;
-	json_t *contacts = json_object_get(profile, "contacts");
-	if(contacts != NULL || !p->contacts_known)
-		set_contacts(p, contacts);
+/* A profile from the database, {privacy, contacts?, last_seen?}, asked
+ * when change_seq was stamp. */
+static void learn(person *p, json_t *profile, guint64 stamp) {
+	if(p->changed_seq <= stamp) {
+		calls_privacy privacy = CALLS_PRIVACY_EVERYONE;
+		calls_privacy_parse(json_string_value(json_object_get(profile, "privacy")), &privacy);
+		p->known = TRUE;
+		p->privacy = privacy;
+		json_t *contacts = json_object_get(profile, "contacts");
+		if(contacts != NULL || !p->contacts_known)
+			set_contacts(p, contacts);
+	}
 	gint64 seen = parse_time(json_string_value(json_object_get(profile, "last_seen")));
 	if(seen > p->last_seen)
 		p->last_seen = seen;
@@ -273,29 +285,35 @@ guint calls_presence_people_count(void) {
 
 /* ---- changes ---- */
 
-void calls_presence_touch(const char *user) {
+gint64 calls_presence_touch(const char *user) {
 	calls_user *u = calls_registry_user(user);
 	person *p = g_hash_table_lookup(people, user);
 	if(p == NULL) {
 		if(u == NULL)
-			return;
+			return 0;
 		p = person_get(user);
 	}
+	gint64 left = 0;
 	calls_presence_state now = calls_presence_of_user(u);
 	if(now != p->state) {
 		if(now == CALLS_PRESENCE_OFFLINE)
-			p->last_seen = real_now();
+			left = p->last_seen = real_now();
 		p->state = now;
 		changed(p);
 	}
 	person_maybe_free(p);
+	return left;
 }
 
-void calls_presence_registered(calls_device *d, json_t *profile) {
+guint64 calls_presence_stamp(void) {
+	return change_seq;
+}
+
+void calls_presence_registered(calls_device *d, json_t *profile, guint64 stamp) {
 	person *p = person_get(d->user->id);
 	if(profile != NULL)
-		learn(p, profile);
-	else if(!p->known)
+		learn(p, profile, stamp);
+	if(unresolved_rule(p) && calls_store_enabled())
 		g_hash_table_add(unresolved, g_strdup(p->id));
 	calls_presence_touch(d->user->id);
 }
@@ -326,17 +344,29 @@ void calls_presence_device_leaving(calls_device *d) {
 	d->watching = NULL;
 }
 
+static void changed_here(person *p) {
+	p->changed_seq = ++change_seq;
+	/* Set to "contacts" while its contacts are unknown: read them (the
+	 * read goes after the record of this change). */
+	if(unresolved_rule(p) && calls_store_enabled())
+		g_hash_table_add(unresolved, g_strdup(p->id));
+	changed(p);
+}
+
 void calls_presence_set_privacy(const char *user, calls_privacy privacy) {
 	person *p = person_get(user);
 	p->known = TRUE;
 	p->privacy = privacy;
-	changed(p);
+	changed_here(p);
 	person_maybe_free(p);
 }
 
-calls_privacy calls_presence_privacy(const char *user) {
+gboolean calls_presence_privacy(const char *user, calls_privacy *out) {
 	person *p = g_hash_table_lookup(people, user);
-	return p != NULL && p->known ? p->privacy : CALLS_PRIVACY_EVERYONE;
+	if(p == NULL || !p->known)
+		return FALSE;
+	*out = p->privacy;
+	return TRUE;
 }
 
 gboolean calls_presence_contacts_count(const char *user, json_t *ids, guint *fresh, guint *held) {
@@ -369,40 +399,21 @@ void calls_presence_contacts_changed(const char *user, json_t *ids, gboolean add
 			}
 		}
 	}
-	if(p->privacy == CALLS_PRIVACY_CONTACTS)
-		changed(p);
+	changed_here(p);
 	person_maybe_free(p);
 }
 
 json_t *calls_presence_entry(const char *watcher, json_t *profile) {
 	const char *id = json_string_value(json_object_get(profile, "user"));
 	person *p = g_hash_table_lookup(people, id);
-	if(p != NULL) {
-		/* Here (registered or watched): what its subscribers were told. */
-		if(!p->known)
-			learn(p, profile);
-		gpointer value = NULL;
-		calls_user *w = calls_registry_user(watcher);
-		gboolean shown = FALSE;
-		for(GList *l = w ? w->devices : NULL; l != NULL && !shown; l = l->next) {
-			if(g_hash_table_lookup_extended(p->watchers, l->data, NULL, &value))
-				shown = GPOINTER_TO_INT(value);
-		}
-		return entry_json(id, may_see(p, watcher, shown), p->pub_state, p->pub_last_seen);
-	}
-	/* Not here: it is offline, and the profile says who may see that. */
-	calls_privacy privacy = CALLS_PRIVACY_EVERYONE;
-	calls_privacy_parse(json_string_value(json_object_get(profile, "privacy")), &privacy);
-	GHashTable *contacts = NULL;
-	json_t *ids = json_object_get(profile, "contacts");
-	for(size_t i = 0; i < json_array_size(ids); i++) {
-		if(contacts == NULL)
-			contacts = g_hash_table_new(g_str_hash, g_str_equal);
-		g_hash_table_add(contacts, (gpointer)json_string_value(json_array_get(ids, i)));
-	}
-	gboolean visible = calls_privacy_allows(privacy, contacts, id, watcher);
-	if(contacts != NULL)
-		g_hash_table_destroy(contacts);
+	/* Here, with a rule it can check: what its subscribers were told. */
+	if(p != NULL && !unresolved_rule(p))
+		return entry_json(id, may_see(p, watcher), p->pub_state, p->pub_last_seen);
+	/* Otherwise the database decided who sees it (profile.visible). */
+	gboolean visible = json_is_true(json_object_get(profile, "visible")) ||
+		(watcher != NULL && !strcmp(id, watcher));
+	if(p != NULL)
+		return entry_json(id, visible, p->pub_state, p->pub_last_seen);
 	return entry_json(id, visible, CALLS_PRESENCE_OFFLINE,
 		parse_time(json_string_value(json_object_get(profile, "last_seen"))));
 }
@@ -425,7 +436,7 @@ static void publish(person *p, GHashTable *batch) {
 	while(g_hash_table_iter_next(&it, &key, &value)) {
 		calls_device *d = key;
 		gboolean shown = GPOINTER_TO_INT(value);
-		gboolean visible = may_see(p, d->user ? d->user->id : NULL, shown);
+		gboolean visible = may_see(p, d->user ? d->user->id : NULL);
 		gboolean differs = (visible != shown);
 		if(visible && !differs) {
 			differs = p->state != p->pub_state ||
@@ -455,9 +466,8 @@ static void resolved(calls_read *r) {
 	for(size_t i = 0; i < json_array_size(r->result); i++) {
 		json_t *profile = json_array_get(r->result, i);
 		person *p = g_hash_table_lookup(people, json_string_value(json_object_get(profile, "user")));
-		/* Only those still here and still unknown: a newer answer wins. */
-		if(p != NULL && !p->known)
-			learn(p, profile);
+		if(p != NULL)
+			learn(p, profile, r->stamp);
 	}
 }
 
@@ -472,7 +482,7 @@ static void resolve(gint64 now) {
 	while(r->ids->len < RESOLVE_BATCH && g_hash_table_iter_next(&it, &key, NULL)) {
 		person *p = g_hash_table_lookup(people, key);
 		/* Gone, or learned since: nothing to do. */
-		if(p != NULL && !p->known)
+		if(p != NULL && unresolved_rule(p))
 			g_ptr_array_add(r->ids, g_strdup(key));
 		g_hash_table_iter_remove(&it);
 	}
@@ -481,6 +491,7 @@ static void resolve(gint64 now) {
 		return;
 	}
 	r->finish = resolved;
+	r->stamp = change_seq;
 	resolving = TRUE;
 	calls_out_read(r);
 }
@@ -523,18 +534,24 @@ void calls_presence_shutdown(void) {
 
 /* ---- requests ---- */
 
-typedef struct pending_subscribe {
-	GPtrArray *ids;         /* distinct, in request order */
-	guint fresh;            /* of them not subscribed yet, counted in watch_pending */
-} pending_subscribe;
-
-static void pending_free(gpointer data) {
-	pending_subscribe *ps = data;
-	g_ptr_array_unref(ps->ids);
-	g_free(ps);
-}
-
+/* Subscribes d to ids, unless that would take it over max_subscriptions
+ * (then 413, nothing subscribed). Replies either way. */
 static void subscribe_now(calls_device *d, const char *transaction, GPtrArray *ids) {
+	guint held = d->watching ? g_hash_table_size(d->watching) : 0, fresh = 0;
+	for(guint i = 0; i < ids->len; i++) {
+		person *p = g_hash_table_lookup(people, g_ptr_array_index(ids, i));
+		if(p == NULL || d->watching == NULL || !g_hash_table_contains(d->watching, p))
+			fresh++;
+	}
+	if(held + fresh > (guint)config->max_subscriptions) {
+		calls_error err = {0};
+		calls_fail(&err, CALLS_ERR_TOO_LARGE, "a device may hold %d subscriptions (%u held, %u more asked)",
+			config->max_subscriptions, held, fresh);
+		JANUS_LOG(LOG_VERB, "[calls] presence_subscribe by %s/%s: %d %s\n", d->user->id, d->device_id,
+			err.code, err.text);
+		calls_out_reply(d, transaction, calls_error_body("presence_subscribe", &err), NULL);
+		return;
+	}
 	json_t *users = json_array();
 	if(d->watching == NULL)
 		d->watching = g_hash_table_new(NULL, NULL);
@@ -545,7 +562,7 @@ static void subscribe_now(calls_device *d, const char *transaction, GPtrArray *i
 		if(g_hash_table_lookup_extended(p->watchers, d, NULL, &value)) {
 			shown = GPOINTER_TO_INT(value);
 		} else {
-			shown = may_see(p, d->user->id, FALSE);
+			shown = may_see(p, d->user->id);
 			g_hash_table_insert(p->watchers, d, GINT_TO_POINTER(shown));
 			g_hash_table_add(d->watching, p);
 			subscriptions++;
@@ -557,18 +574,18 @@ static void subscribe_now(calls_device *d, const char *transaction, GPtrArray *i
 
 static void people_read(calls_read *r) {
 	calls_device *d = r->owner;
-	pending_subscribe *ps = r->data;
-	if(d->watch_pending >= ps->fresh)
-		d->watch_pending -= ps->fresh;
-	/* The device left while the database answered: its subscriptions are gone. */
-	if(d->user == NULL || g_atomic_int_get(&d->destroyed))
+	GPtrArray *ids = r->data;
+	d->subscribing = FALSE;
+	/* The device left (or left and registered again) while the database
+	 * answered: its subscriptions are gone. */
+	if(d->user == NULL || d->registration != r->registration || g_atomic_int_get(&d->destroyed))
 		return;
 	if(r->ok) {
 		for(size_t i = 0; i < json_array_size(r->result); i++) {
 			json_t *profile = json_array_get(r->result, i);
 			const char *id = json_string_value(json_object_get(profile, "user"));
 			if(id != NULL)
-				learn(person_get(id), profile);
+				learn(person_get(id), profile, r->stamp);
 		}
 	} else {
 		JANUS_LOG(LOG_WARN, "[calls] presence_subscribe by %s/%s: the database did not answer; "
@@ -576,11 +593,10 @@ static void people_read(calls_read *r) {
 		for(guint i = 0; i < r->ids->len; i++)
 			g_hash_table_add(unresolved, g_strdup(g_ptr_array_index(r->ids, i)));
 	}
-	subscribe_now(d, r->transaction, ps->ids);
-	/* Entries learned for users nobody ended up watching. */
-	for(size_t i = 0; i < json_array_size(r->result); i++) {
-		const char *id = json_string_value(json_object_get(json_array_get(r->result, i), "user"));
-		person *p = id ? g_hash_table_lookup(people, id) : NULL;
+	subscribe_now(d, r->transaction, ids);
+	/* Entries learned for users nobody ended up watching (413). */
+	for(guint i = 0; i < r->ids->len; i++) {
+		person *p = g_hash_table_lookup(people, g_ptr_array_index(r->ids, i));
 		if(p != NULL)
 			person_maybe_free(p);
 	}
@@ -600,28 +616,22 @@ static GPtrArray *distinct_ids(json_t *list) {
 	return ids;
 }
 
-static gboolean watches(calls_device *d, const char *id) {
-	person *p = g_hash_table_lookup(people, id);
-	return p != NULL && d->watching != NULL && g_hash_table_contains(d->watching, p);
-}
-
 static int do_subscribe(calls_device *d, const char *transaction, json_t *body, calls_error *err) {
 	GPtrArray *ids = distinct_ids(json_object_get(body, "users"));
-	guint fresh = 0;
+	guint held = d->watching ? g_hash_table_size(d->watching) : 0, fresh = 0;
 	GPtrArray *unread = g_ptr_array_new_with_free_func(g_free);
 	for(guint i = 0; i < ids->len; i++) {
 		const char *id = g_ptr_array_index(ids, i);
-		if(watches(d, id))
+		person *p = g_hash_table_lookup(people, id);
+		if(p != NULL && d->watching != NULL && g_hash_table_contains(d->watching, p))
 			continue;
 		fresh++;
 		/* Entries here already know what can be known; the rest are
 		 * offline, and their last_seen, privacy and contacts are in the
 		 * database. */
-		person *p = g_hash_table_lookup(people, id);
-		if(calls_store_enabled() && (p == NULL || !p->known))
+		if(calls_store_enabled() && (p == NULL || unresolved_rule(p)))
 			g_ptr_array_add(unread, g_strdup(id));
 	}
-	guint held = (d->watching ? g_hash_table_size(d->watching) : 0) + d->watch_pending;
 	if(held + fresh > (guint)config->max_subscriptions) {
 		g_ptr_array_unref(ids);
 		g_ptr_array_unref(unread);
@@ -634,17 +644,18 @@ static int do_subscribe(calls_device *d, const char *transaction, json_t *body, 
 		g_ptr_array_unref(ids);
 		return 0;
 	}
-	pending_subscribe *ps = g_new0(pending_subscribe, 1);
-	ps->ids = ids;
-	ps->fresh = fresh;
-	d->watch_pending += fresh;
+	/* The handle's next presence requests wait for this one (calls_handler.c):
+	 * an unsubscribe must not overtake it. */
+	d->subscribing = TRUE;
 	calls_read *r = calls_read_new(CALLS_READ_PEOPLE, d->user->id);
 	r->ids = unread;
 	calls_device_ref(d);
 	r->owner = d;
+	r->registration = d->registration;
+	r->stamp = change_seq;
 	r->transaction = g_strdup(transaction);
-	r->data = ps;
-	r->data_free = pending_free;
+	r->data = ids;
+	r->data_free = (GDestroyNotify)g_ptr_array_unref;
 	r->finish = people_read;
 	calls_out_read(r);
 	return 0;

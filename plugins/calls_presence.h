@@ -62,13 +62,18 @@ void calls_presence_init(const calls_config *cfg, calls_clock mono, calls_clock 
 void calls_presence_clear(void);
 
 /* d has just been added to the registry. profile: {privacy, contacts} read
- * from the database at register, or NULL when it could not be read. */
-void calls_presence_registered(calls_device *d, json_t *profile);
+ * from the database at register, or NULL when it could not be read; stamp:
+ * calls_presence_stamp() when that read was asked. */
+void calls_presence_registered(calls_device *d, json_t *profile, guint64 stamp);
+/* To stamp a database read whose answer is given to calls_presence. */
+guint64 calls_presence_stamp(void);
 /* d is about to leave the registry: its subscriptions end. */
 void calls_presence_device_leaving(calls_device *d);
 /* Something about user's devices changed (one left, a call was answered or
- * ended): its state is summed again and announced if it changed. */
-void calls_presence_touch(const char *user);
+ * ended): its state is summed again and announced if it changed. Returns
+ * the time (real, us) the user went offline if it just did, else 0: the
+ * database record of it must carry the same last_seen. */
+gint64 calls_presence_touch(const char *user);
 
 /* presence_subscribe and presence_unsubscribe. */
 int calls_presence_request(calls_request_kind kind, calls_device *d, const char *transaction,
@@ -76,7 +81,8 @@ int calls_presence_request(calls_request_kind kind, calls_device *d, const char 
 
 /* For the privacy and contacts requests (calls_contacts.c). */
 void calls_presence_set_privacy(const char *user, calls_privacy privacy);
-calls_privacy calls_presence_privacy(const char *user);
+/* FALSE when user's privacy is not known here (the database did not answer). */
+gboolean calls_presence_privacy(const char *user, calls_privacy *out);
 /* How many of ids are not contacts of user yet, and how many it has; FALSE
  * when its contacts are not known here (the database did not answer). */
 gboolean calls_presence_contacts_count(const char *user, json_t *ids, guint *fresh, guint *held);
@@ -84,8 +90,8 @@ gboolean calls_presence_contacts_count(const char *user, json_t *ids, guint *fre
  * changes what they may see. */
 void calls_presence_contacts_changed(const char *user, json_t *ids, gboolean add);
 /* {user, state, last_seen?} of a contact as watcher may see it: from memory
- * when the user is here, else from profile ({user, privacy, last_seen?,
- * contacts?}, as the store reads it). */
+ * when the user is here and its rule known, else as the database decided
+ * (profile {user, last_seen?, visible}, as CALLS_READ_CONTACTS reads it). */
 json_t *calls_presence_entry(const char *watcher, json_t *profile);
 
 /* Closes the windows that are due; returns the next deadline or 0. */

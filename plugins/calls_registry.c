@@ -108,6 +108,7 @@ void calls_registry_add(calls_device *d, const char *user, const char *display,
 	g_free(d->device_id);
 	d->device_id = device_id ? g_strdup(device_id) : janus_random_uuid();
 	d->user = u;
+	d->registration++;
 	u->devices = g_list_append(u->devices, d);
 	calls_device_ref(d);
 	device_count++;

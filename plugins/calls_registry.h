@@ -42,8 +42,10 @@ typedef struct calls_device {
 	gboolean pc_up;              /* between setup_media and hangup_media */
 	gboolean audio, video;       /* own mute and camera state */
 	gboolean registering;        /* register waits for the database; requests wait behind it */
+	guint registration;          /* counts this handle's registrations: a late answer checks it */
 	GHashTable *watching;        /* presence entries this device subscribes to (calls_presence.c) */
-	guint watch_pending;         /* subscriptions waiting for the database */
+	gboolean subscribing;        /* a presence_subscribe waits for the database; the
+	                              * handle's presence requests wait behind it */
 	/* handle_message threads */
 	janus_mutex rate_mutex;
 	double rate_tokens;

@@ -438,7 +438,13 @@ static const struct { const char *name, *sql; } statements[] = {
 		"'privacy', COALESCE((SELECT privacy FROM calls_users WHERE user_id = $1), 'everyone'), "
 		"'contacts', (SELECT COALESCE(json_agg(contact_id ORDER BY contact_id), '[]') FROM calls_contacts WHERE user_id = $1))::text"},
 	{"r_people", "SELECT " PROFILE_JSON("i.id") " FROM unnest($1::text[]) AS i(id) LEFT JOIN calls_users u ON u.user_id = i.id"},
-	{"r_contacts", "SELECT " PROFILE_JSON("i.contact_id") " FROM calls_contacts i LEFT JOIN calls_users u ON u.user_id = i.contact_id"
+	/* visible: may $1 see the contact (its privacy, and whether $1 is one
+	 * of its contacts); decided here, so that no contact list is fetched. */
+	{"r_contacts", "SELECT json_strip_nulls(json_build_object('user', i.contact_id, "
+		"'last_seen', calls_ts(u.last_seen), 'display', u.display, "
+		"'visible', COALESCE(u.privacy, 'everyone') = 'everyone' OR (u.privacy = 'contacts' AND EXISTS "
+		"(SELECT 1 FROM calls_contacts c WHERE c.user_id = i.contact_id AND c.contact_id = $1))))::text"
+		" FROM calls_contacts i LEFT JOIN calls_users u ON u.user_id = i.contact_id"
 		" WHERE i.user_id = $1 ORDER BY i.contact_id"},
 	{"r_history", HISTORY_SQL("")},
 	{"r_history_missed", HISTORY_SQL(" AND l.outcome = 'missed'")},

@@ -36,12 +36,13 @@ typedef enum calls_read_kind {
 	CALLS_READ_HISTORY,    /* result: {entries, next?} */
 	CALLS_READ_DELETE,     /* result: integer, entries removed */
 	CALLS_READ_PEOPLE,     /* the users in ids; result: [profile] */
-	CALLS_READ_CONTACTS,   /* user's contacts; result: [profile], by user id */
+	CALLS_READ_CONTACTS,   /* user's contacts; result: [{user, last_seen?, display?, visible}],
+	                        * by user id; visible: the user may see that contact */
 } calls_read_kind;
 
-/* A profile, as CALLS_READ_PEOPLE and CALLS_READ_CONTACTS give it:
- * {user, privacy, last_seen?, display?, contacts?}; contacts (the ids the
- * user added) only when privacy is "contacts", where it decides who sees. */
+/* A profile, as CALLS_READ_PEOPLE gives it: {user, privacy, last_seen?,
+ * display?, contacts?}; contacts (the ids the user added) only when privacy
+ * is "contacts", where it decides who sees. */
 
 typedef struct calls_read {
 	calls_read_kind kind;
@@ -62,6 +63,8 @@ typedef struct calls_read {
 	 * lock held (calls_handler_read_done), then r is freed */
 	void (*finish)(struct calls_read *r);
 	gpointer owner;            /* a referenced calls_device, released with r */
+	guint registration;        /* the owner's registration when asked */
+	guint64 stamp;             /* the requester's: a change counter when asked */
 	char *transaction;
 	gpointer data;
 	GDestroyNotify data_free;

@@ -461,6 +461,58 @@ async def test_database_outage(calls, db):
     assert [u["user"] for u in reply.data["users"]] == [w.user], reply
 
 
+async def test_slow_answer_does_not_undo_a_change(calls, db):
+    """A register whose profile read is slow (a table lock holds it, shorter
+    than timeout_ms) must not bring back the privacy the user changed on
+    another device meanwhile: the subscriber stays on unknown."""
+    b1 = await calls.device(calls.uid("owner"))
+    w = await calls.device(calls.uid("w"))
+    await store_up(w)
+    got = await subscribe(w, [b1.user])
+    assert got[b1.user]["state"] == "online"
+    lock = asyncio.create_task(sql(db, "BEGIN; LOCK TABLE calls_participants IN ACCESS EXCLUSIVE MODE;"
+                                       " SELECT pg_sleep(1.2); COMMIT;"))
+    await asyncio.sleep(0.3)
+    b2 = await calls.device(b1.user, register=False)
+    reg = asyncio.create_task(b2.register(user=b1.user))
+    await asyncio.sleep(0.2)
+    assert not reg.done(), "the register was not held by the lock"
+    await b1.ok({"request": "privacy", "last_seen": "nobody"}, "privacy_set")
+    assert (await next_presence(w, b1.user)) == {"user": b1.user, "state": "unknown"}
+    registered = await asyncio.wait_for(reg, 10)
+    await lock
+    assert registered.get("privacy") == "nobody", registered
+    await quiet(w, WINDOW * 5)
+    w2 = await calls.device(calls.uid("w2"))
+    got = await subscribe(w2, [b1.user])
+    assert got[b1.user] == {"user": b1.user, "state": "unknown"}, got
+
+
+async def test_unsubscribe_waits_for_subscribe(calls, db):
+    """An unsubscribe sent while the subscribe before it waits for the
+    database is answered after it and undoes it."""
+    w = await calls.device(calls.uid("w"))
+    await store_up(w)
+    target = calls.uid("slow")
+    before = (await calls.admin_ok({"request": "stats"}, "stats"))["subscriptions"]
+    lock = asyncio.create_task(sql(db, "BEGIN; LOCK TABLE calls_users IN ACCESS EXCLUSIVE MODE;"
+                                       " SELECT pg_sleep(1.0); COMMIT;"))
+    await asyncio.sleep(0.3)
+    sub = asyncio.create_task(w.request({"request": "presence_subscribe", "users": [target]}, timeout=10))
+    await asyncio.sleep(0.2)
+    unsub = asyncio.create_task(w.request({"request": "presence_unsubscribe", "users": [target]}, timeout=10))
+    await asyncio.sleep(0.2)
+    assert not sub.done() and not unsub.done(), "both wait for the database"
+    r1 = await sub
+    r2 = await unsub
+    await lock
+    assert r1.name == "presence" and r2.name == "presence_unsubscribed", (r1, r2)
+    after = (await calls.admin_ok({"request": "stats"}, "stats"))["subscriptions"]
+    assert after == before, (before, after)
+    await calls.device(target)
+    await quiet(w)
+
+
 # ------------------------------------------------------------ no database
 
 @pytest.mark.janus("presence_nodb")
