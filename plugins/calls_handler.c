@@ -148,16 +148,17 @@ static void handle_kick(const char *user_id) {
 	}
 }
 
-/* The database holds this request back: its handle's register waits for
- * it, or (for presence requests) its presence_subscribe does. */
-static gboolean held(calls_device *d, item *it) {
+static gboolean presence_request(item *it) {
 	const char *name = calls_request_name(it->body);
-	return d->registering || (d->subscribing && name != NULL && g_str_has_prefix(name, "presence_"));
+	return name != NULL && g_str_has_prefix(name, "presence_");
 }
 
-/* Held, or behind requests of its handle that are: they stay in order. */
+/* Whether a request must wait: while its handle's register waits for the
+ * database, every request does; while its presence_subscribe does, the
+ * presence requests do (in order), and others go on. */
 static gboolean must_wait(item *it) {
-	return held(it->device, it) || g_hash_table_contains(parked, it->device);
+	calls_device *d = it->device;
+	return d->registering || (presence_request(it) && (d->subscribing || g_hash_table_contains(parked, d)));
 }
 
 static void park(item *it) {
@@ -170,23 +171,31 @@ static void park(item *it) {
 	g_queue_push_tail(q, it);
 }
 
+/* Serves d's parked requests that need not wait any more (serve FALSE:
+ * drops them all). A request served here may make the rest wait again. */
 static void unpark(calls_device *d, gboolean serve) {
 	GQueue *q = g_hash_table_lookup(parked, d);
 	if(q == NULL)
 		return;
+	GQueue keep = G_QUEUE_INIT;
+	gboolean presence_blocked = FALSE;
 	item *it;
-	while((it = g_queue_peek_head(q)) != NULL) {
-		if(serve && held(d, it))
-			break;
-		g_queue_pop_head(q);
+	while((it = g_queue_pop_head(q)) != NULL) {
+		gboolean presence = presence_request(it);
+		if(serve && (d->registering || (presence && (d->subscribing || presence_blocked)))) {
+			presence_blocked |= presence;
+			g_queue_push_tail(&keep, it);
+			continue;
+		}
 		if(serve)
 			handle_message(it);
 		item_free(it);
 	}
-	/* A parked register or subscribe may have gone to the database again. */
-	if(g_queue_is_empty(q)) {
+	if(g_queue_is_empty(&keep)) {
 		g_queue_free(q);
 		g_hash_table_remove(parked, d);
+	} else {
+		*q = keep;
 	}
 }
 
