@@ -38,50 +38,22 @@ sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 from pg_instance import PgCluster, PG_BIN, PgError  # noqa: E402
 from janus_instance import JanusInstance  # noqa: E402
 import calls_client  # noqa: E402
+import benchlib  # noqa: E402
+from benchlib import env_int, log, pct  # noqa: E402
 from calls_client import JanusConnection, AdminClient, Device  # noqa: E402
 
 ADMIN_KEY = "bench-admin-key"
 LOAD_MARK = "bench-loaded"
 
 
-def env_int(name, default):
-    v = os.environ.get(name)
-    return int(v) if v not in (None, "") else default
-
-
-def log(*a):
-    print("[bench %s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
-
-
 # ---------------------------------------------------------------- numbers and tables
-
-def pct(values, p):
-    """Nearest-rank percentile."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
-    return s[k]
-
 
 def ms(v):
     return "%.2f" % (v * 1000.0) if v == v else "-"
 
 
 def table(title, header, rows, note=None):
-    cells = [list(map(str, header))] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    line = "+-" + "-+-".join("-" * w for w in widths) + "-+"
-    out = ["", "== %s ==" % title, line]
-    for n, r in enumerate(cells):
-        out.append("| " + " | ".join(c.rjust(w) if n and i else c.ljust(w)
-                                     for i, (c, w) in enumerate(zip(r, widths))) + " |")
-        if n == 0:
-            out.append(line)
-    out.append(line)
-    if note:
-        out.append(note)
-    text = "\n".join(out)
+    text = benchlib.table(title, header, rows, note)
     print(text, flush=True)
     return text
 

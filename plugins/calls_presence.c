@@ -435,6 +435,11 @@ static void publish(person *p, GHashTable *batch) {
 	g_hash_table_iter_init(&it, p->watchers);
 	while(g_hash_table_iter_next(&it, &key, &value)) {
 		calls_device *d = key;
+		/* Its handle is going (its subscriptions end when the handler gets
+		 * to it): when Janus stops, or many devices drop at once, this
+		 * saves telling the gone about the going. */
+		if(g_atomic_int_get(&d->destroyed))
+			continue;
 		gboolean shown = GPOINTER_TO_INT(value);
 		gboolean visible = may_see(p, d->user ? d->user->id : NULL);
 		gboolean differs = (visible != shown);
