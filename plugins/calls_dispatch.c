@@ -7,6 +7,7 @@
 #include "calls_history.h"
 #include "calls_identity.h"
 #include "calls_presence.h"
+#include "calls_push.h"
 #include "calls_request.h"
 
 static const calls_config *config;
@@ -43,6 +44,9 @@ int calls_dispatch(calls_device *d, const char *transaction, json_t *body, json_
 		case CALLS_REQ_CONTACTS_REMOVE:
 		case CALLS_REQ_CONTACTS:
 			return calls_contacts_request(spec->kind, d, transaction, body, err);
+		case CALLS_REQ_PUSH_REGISTER:
+		case CALLS_REQ_PUSH_UNREGISTER:
+			return calls_push_request(spec->kind, d, transaction, body, err);
 		default:
 			return calls_call_request(spec->kind, d, transaction, body, jsep, err);
 	}

@@ -12,7 +12,7 @@
 
 typedef enum field_kind {
 	FIELD_PLAIN, FIELD_USER, FIELD_DEVICE, FIELD_CALL, FIELD_DISPLAY, FIELD_REASON,
-	FIELD_LIMIT, FIELD_CURSOR, FIELD_FILTER, FIELD_CALL_LIST, FIELD_USER_LIST, FIELD_PRIVACY,
+	FIELD_LIMIT, FIELD_CURSOR, FIELD_FILTER, FIELD_CALL_LIST, FIELD_USER_LIST, FIELD_PRIVACY, FIELD_PLATFORM, FIELD_PUSH_TOKEN,
 } field_kind;
 
 typedef struct field_rule {
@@ -65,6 +65,12 @@ static const field_rule privacy_fields[] = {
 	{{"last_seen", JSON_STRING, REQ}, FIELD_PRIVACY},
 };
 
+static const field_rule push_register_fields[] = {
+	{{"platform", JSON_STRING, REQ}, FIELD_PLATFORM},
+	{{"token", JSON_STRING, REQ}, FIELD_PUSH_TOKEN},
+	{{"voip", JANUS_JSON_BOOL, 0}, FIELD_PLAIN},
+};
+
 typedef struct request_row {
 	calls_request_spec spec;
 	const field_rule *fields;
@@ -93,6 +99,8 @@ static const request_row requests[] = {
 	ROW("contacts_add", CALLS_REQ_CONTACTS_ADD, CALLS_JSEP_FORBIDDEN, user_list_fields),
 	ROW("contacts_remove", CALLS_REQ_CONTACTS_REMOVE, CALLS_JSEP_FORBIDDEN, user_list_fields),
 	ROW0("contacts", CALLS_REQ_CONTACTS, CALLS_JSEP_FORBIDDEN),
+	ROW("push_register", CALLS_REQ_PUSH_REGISTER, CALLS_JSEP_FORBIDDEN, push_register_fields),
+	ROW0("push_unregister", CALLS_REQ_PUSH_UNREGISTER, CALLS_JSEP_FORBIDDEN),
 };
 
 static gboolean id_chars(const char *s, size_t max, const char *extra) {
@@ -211,6 +219,20 @@ static int check_field(const field_rule *rule, json_t *value, calls_error *err) 
 			if(strcmp(s, "everyone") != 0 && strcmp(s, "contacts") != 0 && strcmp(s, "nobody") != 0)
 				return calls_fail(err, CALLS_ERR_INVALID, "%s must be \"everyone\", \"contacts\" or \"nobody\"", name);
 			break;
+		case FIELD_PLATFORM:
+			if(strcmp(s, "webhook") != 0 && strcmp(s, "fcm") != 0 && strcmp(s, "apns") != 0)
+				return calls_fail(err, CALLS_ERR_INVALID, "%s must be \"webhook\", \"fcm\" or \"apns\"", name);
+			break;
+		case FIELD_PUSH_TOKEN: {
+			size_t n = strlen(s);
+			if(n == 0 || n > CALLS_MAX_PUSH_TOKEN)
+				return calls_fail(err, CALLS_ERR_INVALID, "%s must be 1 to %d bytes", name, CALLS_MAX_PUSH_TOKEN);
+			for(const char *c = s; *c != '\0'; c++) {
+				if((unsigned char)*c < 0x21 || *c == 0x7f)
+					return calls_fail(err, CALLS_ERR_INVALID, "%s has a space or a control character", name);
+			}
+			break;
+		}
 		case FIELD_PLAIN:
 			break;
 	}

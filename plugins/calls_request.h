@@ -35,7 +35,13 @@ typedef enum calls_request_kind {
 	CALLS_REQ_CONTACTS_ADD,
 	CALLS_REQ_CONTACTS_REMOVE,
 	CALLS_REQ_CONTACTS,
+	CALLS_REQ_PUSH_REGISTER,
+	CALLS_REQ_PUSH_UNREGISTER,
 } calls_request_kind;
+
+/* The longest push token accepted (APNs tokens are 64 hex digits, FCM
+ * registration tokens about 160 characters; a webhook token is the app's). */
+#define CALLS_MAX_PUSH_TOKEN 4096
 
 /* history_delete, presence_subscribe, presence_unsubscribe, contacts_add and
  * contacts_remove take at most this many ids (more is 413). */

@@ -431,6 +431,7 @@ static const struct { const char *name, *sql; } statements[] = {
 	{"w_seen", "SELECT calls_put_seen($1::jsonb)"},
 	{"w_privacy", "SELECT calls_put_privacy($1::jsonb)"},
 	{"w_contacts", "SELECT calls_put_contacts($1::jsonb)"},
+	{"w_push", "SELECT calls_put_push($1::jsonb)"},
 	{"w_orphans", "SELECT calls_close_orphans($1, $2::uuid)"},
 	{"w_alive", "UPDATE calls_nodes SET alive_at = now() WHERE node = $1 AND boot = $2::uuid"},
 	{"r_profile", "SELECT json_build_object("
@@ -568,6 +569,7 @@ static gboolean send_writes(segment *s) {
 		else if(n == 4 && !strncmp(line, "seen", 4)) stmt = "w_seen";
 		else if(n == 7 && !strncmp(line, "privacy", 7)) stmt = "w_privacy";
 		else if(n == 8 && !strncmp(line, "contacts", 8)) stmt = "w_contacts";
+		else if(n == 4 && !strncmp(line, "push", 4)) stmt = "w_push";
 		if(stmt == NULL) {
 			/* Not one of ours (a damaged spool line): set aside. */
 			reject(line, "unknown record");

@@ -84,7 +84,7 @@ gboolean calls_store_enabled(void);
 /* Connected and caught up: a read now would be served (any thread). */
 gboolean calls_store_ready(void);
 
-/* Any thread. op: "call", "presence", "seen", "privacy" or "contacts";
+/* Any thread. op: "call", "presence", "seen", "privacy", "contacts" or "push";
  * doc is borrowed. */
 void calls_store_write(const char *op, json_t *doc);
 /* Any thread; takes r; done(r) is called exactly once. */

@@ -56,6 +56,24 @@ static void test_valid_requests(void) {
 	ok("{\"request\":\"contacts_add\",\"users\":[\"bob\",\"bob\"]}", TRUE);
 	ok("{\"request\":\"contacts_remove\",\"users\":[\"bob\"]}", TRUE);
 	ok("{\"request\":\"contacts\"}", TRUE);
+	ok("{\"request\":\"push_register\",\"platform\":\"apns\",\"token\":\"ab12\",\"voip\":true}", TRUE);
+	ok("{\"request\":\"push_register\",\"platform\":\"webhook\",\"token\":\"app:1/x\"}", TRUE);
+	ok("{\"request\":\"push_unregister\"}", TRUE);
+}
+
+static void test_push_fields(void) {
+	bad("{\"request\":\"push_register\",\"platform\":\"gcm\",\"token\":\"t\"}", TRUE, "webhook");
+	bad("{\"request\":\"push_register\",\"platform\":\"fcm\",\"token\":\"\"}", TRUE, "1 to");
+	bad("{\"request\":\"push_register\",\"platform\":\"fcm\",\"token\":\"a b\"}", TRUE, "space");
+	bad("{\"request\":\"push_register\",\"platform\":\"fcm\"}", TRUE, "missing token");
+	bad("{\"request\":\"push_register\",\"token\":\"t\"}", TRUE, "missing platform");
+	bad("{\"request\":\"push_register\",\"platform\":\"apns\",\"token\":\"t\",\"voip\":\"yes\"}", TRUE, "wrong type");
+	GString *big = g_string_new("{\"request\":\"push_register\",\"platform\":\"fcm\",\"token\":\"");
+	for(int i = 0; i <= CALLS_MAX_PUSH_TOKEN; i++)
+		g_string_append_c(big, 'x');
+	g_string_append(big, "\"}");
+	bad(big->str, TRUE, "1 to");
+	g_string_free(big, TRUE);
 }
 
 /* Lists of user ids: 1 to CALLS_MAX_LIST valid ids; more is 413. */
@@ -225,6 +243,7 @@ int main(int argc, char **argv) {
 	g_test_add_func("/request/invalid", test_invalid_requests);
 	g_test_add_func("/request/ids", test_ids);
 	g_test_add_func("/request/user-lists", test_user_lists);
+	g_test_add_func("/request/push-fields", test_push_fields);
 	g_test_add_func("/request/size-limit", test_size_limit);
 	g_test_add_func("/request/jsep-rules", test_jsep_rules);
 	g_test_add_func("/request/error-names", test_error_names);
