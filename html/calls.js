@@ -325,7 +325,23 @@
 		503: 'The service is unavailable',
 	};
 
-	function errorText(e) {
+	// The warning box of a panel (<prefix>-alert, -alert-main, -alert-sub) for a failed read, or
+// none: 503 (the server's database is away) gets its own words, anything else the error.
+function showPanelAlert(prefix, err, failed, unavailableMain, unavailableSub) {
+	const alert = $(prefix + '-alert');
+	if (!err) {
+		alert.hidden = true;
+		alert.removeAttribute('data-code');
+		return;
+	}
+	const unavailable = err instanceof CallsError && err.code === 503;
+	$(prefix + '-alert-main').textContent = unavailable ? unavailableMain : failed;
+	$(prefix + '-alert-sub').textContent = unavailable ? unavailableSub : errorText(err);
+	alert.dataset.code = err instanceof CallsError ? String(err.code) : '0';
+	alert.hidden = false;
+}
+
+function errorText(e) {
 		if (e instanceof CallsError) {
 			const base = ERROR_TEXT[e.code];
 			return base ? base + (e.message ? ' (' + e.message + ')' : '') : e.message;
@@ -1644,19 +1660,8 @@
 		for (const c of document.querySelectorAll('#history-chips .chip')) c.setAttribute('aria-pressed', String(c.dataset.filter === H.filter));
 
 		const err = H.error;
-		const alert = $('history-alert');
-		if (err) {
-			const unavailable = err instanceof CallsError && err.code === 503;
-			$('history-alert-main').textContent = unavailable ? 'History is unavailable right now'
-				: "Couldn't load the call history";
-			$('history-alert-sub').textContent = unavailable ? 'Calls still work; they will show up here later.'
-				: errorText(err);
-			alert.dataset.code = err instanceof CallsError ? String(err.code) : '0';
-			alert.hidden = false;
-		} else {
-			alert.hidden = true;
-			alert.removeAttribute('data-code');
-		}
+		showPanelAlert('history', err, "Couldn't load the call history",
+			'History is unavailable right now', 'Calls still work; they will show up here later.');
 		$('history-retry').disabled = H.loading;
 		$('history-loading').hidden = !(H.loading && !H.entries.length);
 		const empty = H.loaded && !H.loading && !err && !H.entries.length;
@@ -2095,18 +2100,8 @@
 		$('contacts').setAttribute('aria-busy', String(K.loading));
 
 		const err = K.error;
-		const alert = $('contacts-alert');
-		if (err) {
-			const unavailable = err instanceof CallsError && err.code === 503;
-			$('contacts-alert-main').textContent = unavailable ? 'Contacts are unavailable' : "Couldn't load your contacts";
-			$('contacts-alert-sub').textContent = unavailable ? "The server can't read them right now. Calls still work; try again in a moment."
-				: errorText(err);
-			alert.dataset.code = err instanceof CallsError ? String(err.code) : '0';
-			alert.hidden = false;
-		} else {
-			alert.hidden = true;
-			alert.removeAttribute('data-code');
-		}
+		showPanelAlert('contacts', err, "Couldn't load your contacts", 'Contacts are unavailable',
+			"The server can't read them right now. Calls still work; try again in a moment.");
 		$('contacts-retry').disabled = K.loading;
 		$('contacts-loading').hidden = !(K.loading && !n && !K.loaded);
 		$('contacts-empty').hidden = !(K.loaded && !K.loading && !err && !n);

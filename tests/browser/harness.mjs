@@ -5,12 +5,15 @@ import { before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SHOTS = path.join(HERE, 'screenshots');
+// The private PostgreSQL of run.sh (tests/lib/pg_instance.py), for tests that freeze it.
+export const PG_DIR = process.env.CALLS_PG_DIR || '';
 export const JANUS_WS = process.env.CALLS_JANUS_WS || 'ws://127.0.0.1:8188';
 const CHROMIUM = process.env.CALLS_CHROMIUM || '/usr/lib/chromium/chromium';
 
@@ -215,3 +218,36 @@ export async function waitGrowing(page, label, pick, by, timeout = 25000) {
 
 export const videoFrames = (s) => s.video.frames;
 export const audioPackets = (s) => s.audio.packets;
+
+// Hangs PostgreSQL (SIGSTOP on all its processes, tests/lib/pg_instance.py) until thaw() is
+// called, or this test process ends: the helper resumes it when its stdin closes.
+export function freezeDatabase() {
+	const code = [
+		'import sys',
+		'sys.path.insert(0, sys.argv[1])',
+		'from pg_instance import PgCluster',
+		'pg = PgCluster(sys.argv[2])',
+		'pg.freeze()',
+		'print("frozen", flush=True)',
+		'sys.stdin.read()',
+		'pg.thaw()',
+		'print("thawed", flush=True)',
+	].join('\n');
+	const lib = path.resolve(HERE, '..', 'lib');
+	const p = spawn('python3', ['-c', code, lib, PG_DIR], { stdio: ['pipe', 'pipe', 'inherit'] });
+	let out = '';
+	const exited = new Promise((resolve) => p.on('exit', resolve));
+	const frozen = new Promise((resolve, reject) => {
+		p.stdout.on('data', (b) => { out += b; if (out.includes('frozen')) resolve(); });
+		exited.then((code) => reject(new Error('the freeze helper ended (' + code + '): ' + out)));
+	});
+	const thaw = async () => {
+		p.stdin.end();
+		await exited;
+		if (!out.includes('thawed')) throw new Error('the database was not thawed: ' + out);
+	};
+	frozenDb = { thaw };
+	return frozen.then(() => frozenDb);
+}
+let frozenDb = null;
+after(async () => { if (frozenDb) await frozenDb.thaw().catch(() => {}); });

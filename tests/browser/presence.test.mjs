@@ -9,18 +9,12 @@
 // setting comes back in `registered`. Removing a contact unsubscribes from it. With the database
 // hung, the tab says that contacts are unavailable while adding a contact and calling still work
 // (needs CALLS_PG_DIR, the folder of the test's PostgreSQL cluster, tests/lib/pg_instance.py).
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import {
 	useBrowser, openPage, state, explain, waitFor, waitScreen, shot, signIn, needSignedIn, dial, homeMessage,
-	LAPTOP, PHONE,
+	LAPTOP, PHONE, PG_DIR, freezeDatabase,
 } from './harness.mjs';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const PG_DIR = process.env.CALLS_PG_DIR || '';
 
 // The presence dot's colours (calls.css, light scheme), and the panel behind a hollow one.
 const DOT = {
@@ -142,38 +136,6 @@ async function shotBoth(page, name, size) {
 	await page.setViewportSize(size);
 }
 
-// Hangs PostgreSQL (SIGSTOP on all its processes, tests/lib/pg_instance.py) until thaw() is
-// called, or this test process ends: the helper resumes it when its stdin closes.
-function freezeDatabase() {
-	const code = [
-		'import sys',
-		'sys.path.insert(0, sys.argv[1])',
-		'from pg_instance import PgCluster',
-		'pg = PgCluster(sys.argv[2])',
-		'pg.freeze()',
-		'print("frozen", flush=True)',
-		'sys.stdin.read()',
-		'pg.thaw()',
-		'print("thawed", flush=True)',
-	].join('\n');
-	const lib = path.resolve(HERE, '..', 'lib');
-	const p = spawn('python3', ['-c', code, lib, PG_DIR], { stdio: ['pipe', 'pipe', 'inherit'] });
-	let out = '';
-	const exited = new Promise((resolve) => p.on('exit', resolve));
-	const frozen = new Promise((resolve, reject) => {
-		p.stdout.on('data', (b) => { out += b; if (out.includes('frozen')) resolve(); });
-		exited.then((c) => reject(new Error('the freeze helper ended (' + c + '): ' + out)));
-	});
-	const thaw = async () => {
-		p.stdin.end();
-		await exited;
-		if (!out.includes('thawed')) throw new Error('the database was not thawed: ' + out);
-	};
-	frozenDb = { thaw };
-	return frozen.then(() => frozenDb);
-}
-let frozenDb = null;
-after(async () => { if (frozenDb) await frozenDb.thaw().catch(() => {}); });
 
 const P = {};   // name -> page
 
