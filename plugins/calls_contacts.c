@@ -53,8 +53,6 @@ static int do_change(calls_device *d, const char *transaction, json_t *body, gbo
 /* Handler thread: the store answered (or gave up). */
 static void contacts_read(calls_read *r) {
 	calls_device *d = r->owner;
-	if(d->user == NULL || d->registration != r->registration || g_atomic_int_get(&d->destroyed))
-		return;
 	if(!r->ok) {
 		calls_error err = {0};
 		calls_fail(&err, CALLS_ERR_UNAVAILABLE, "the contacts database is unavailable; try again later");
@@ -80,12 +78,7 @@ static void contacts_read(calls_read *r) {
 
 static int do_list(calls_device *d, const char *transaction) {
 	calls_read *r = calls_read_new(CALLS_READ_CONTACTS, d->user->id);
-	calls_device_ref(d);
-	r->owner = d;
-	r->registration = d->registration;
-	r->transaction = g_strdup(transaction);
-	r->finish = contacts_read;
-	calls_out_read(r);
+	calls_out_read(r, d, transaction, "contacts", contacts_read);
 	return 0;
 }
 

@@ -149,8 +149,9 @@ static void handle_kick(const char *user_id) {
 }
 
 static gboolean presence_request(item *it) {
-	const char *name = calls_request_name(it->body);
-	return name != NULL && g_str_has_prefix(name, "presence_");
+	calls_request_kind kind;
+	return calls_request_kind_of(it->body, &kind) &&
+		(kind == CALLS_REQ_PRESENCE_SUBSCRIBE || kind == CALLS_REQ_PRESENCE_UNSUBSCRIBE);
 }
 
 /* Whether a request must wait: while its handle's register waits for the
@@ -201,7 +202,19 @@ static void unpark(calls_device *d, gboolean serve) {
 
 static void handle_read(calls_read *r) {
 	calls_device *d = r->owner;
-	r->finish(r);
+	/* The handle unregistered (and maybe registered again, as someone
+	 * else) while the database answered: the answer is not for it any
+	 * more, but its request still gets its one reply. */
+	if(d != NULL && r->registration != 0 && (d->user == NULL || d->registration != r->registration)) {
+		calls_error err = {0};
+		calls_fail(&err, CALLS_ERR_STATE, "the handle unregistered while the database answered");
+		JANUS_LOG(LOG_VERB, "[calls] %s by %s: %d %s\n", r->request ? r->request : "read",
+			d->device_id ? d->device_id : "-", err.code, err.text);
+		if(r->transaction != NULL)
+			calls_out_reply(d, r->transaction, calls_error_body(r->request, &err), NULL);
+	} else {
+		r->finish(r);
+	}
 	if(d != NULL)
 		unpark(d, TRUE);
 }

@@ -40,11 +40,7 @@ static int read_request(calls_read *r, calls_device *d, const char *transaction,
 		calls_read_free(r);
 		return calls_fail(err, CALLS_ERR_UNAVAILABLE, "call history is off: no database is configured");
 	}
-	calls_device_ref(d);
-	r->owner = d;
-	r->transaction = g_strdup(transaction);
-	r->finish = finish;
-	calls_out_read(r);
+	calls_out_read(r, d, transaction, request_of(r->kind), finish);
 	return 0;
 }
 

@@ -141,15 +141,11 @@ int calls_identity_register(calls_device *d, const char *transaction, json_t *bo
 	p->device = g_strdup(device);
 	calls_jwt_claims_clear(&claims);
 	calls_read *r = calls_read_new(CALLS_READ_PROFILE, p->user);
-	calls_device_ref(d);
-	r->owner = d;
-	r->transaction = g_strdup(transaction);
 	r->data = p;
 	r->data_free = pending_free;
 	r->stamp = calls_presence_stamp();
-	r->finish = missed_read;
 	d->registering = TRUE;
-	calls_out_read(r);
+	calls_out_read(r, d, transaction, "register", missed_read);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include "calls_out.h"
 #include "calls_registry.h"
+#include "calls_store.h"
 
 typedef enum out_kind { OUT_PUSH, OUT_CLOSE_PC, OUT_PLI, OUT_NOTIFY, OUT_RECORD, OUT_READ } out_kind;
 
@@ -68,7 +69,18 @@ void calls_out_record(const char *op, json_t *doc) {
 	enqueue(OUT_RECORD, NULL, op, doc, NULL);
 }
 
-void calls_out_read(struct calls_read *r) {
+void calls_out_read(struct calls_read *r, calls_device *d, const char *transaction,
+		const char *request, void (*finish)(struct calls_read *r)) {
+	if(d != NULL) {
+		calls_device_ref(d);
+		r->owner = d;
+		/* An answer is for the registration that asked (calls_handler.c). */
+		if(d->user != NULL)
+			r->registration = d->registration;
+	}
+	r->transaction = g_strdup(transaction);
+	r->request = request;
+	r->finish = finish;
 	enqueue(OUT_READ, NULL, NULL, NULL, NULL);
 	((out_item *)g_queue_peek_tail(&outbox))->read = r;
 }

@@ -49,7 +49,11 @@ void calls_out_notify(struct calls_device *d, json_t *info);
 void calls_out_record(const char *op, json_t *doc);
 /* A database read; it goes out after the records queued before it, so that
  * the store serves it after them. r is taken. */
-void calls_out_read(struct calls_read *r);
+/* d (may be NULL) asked it with request (its name, static; NULL for a
+ * read of the plugin's own) and transaction; finish gets the answer on the
+ * handler thread. */
+void calls_out_read(struct calls_read *r, struct calls_device *d, const char *transaction,
+	const char *request, void (*finish)(struct calls_read *r));
 
 /* Deliver everything queued so far, in order. Handler thread only. */
 void calls_out_flush(void);

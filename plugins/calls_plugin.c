@@ -140,6 +140,21 @@ static const calls_out_ops out_ops = {
 
 /* ---- lifecycle ---- */
 
+/* The tables init made, once no thread uses them: at destroy, or when
+ * init fails half way. */
+static void free_state(void) {
+	janus_mutex_lock(&devices_mutex);
+	g_hash_table_destroy(devices);
+	devices = NULL;
+	janus_mutex_unlock(&devices_mutex);
+	calls_state_lock();
+	calls_call_clear();
+	calls_presence_clear();
+	calls_registry_clear();
+	calls_state_unlock();
+	calls_config_clear(&config);
+}
+
 static int calls_init(janus_callbacks *callback, const char *config_path) {
 	if(callback == NULL || config_path == NULL)
 		return -1;
@@ -168,6 +183,8 @@ static int calls_init(janus_callbacks *callback, const char *config_path) {
 	calls_admin_init(&config);
 	if(calls_store_start(&config, calls_handler_read_done) < 0 || calls_handler_start(&config) < 0) {
 		calls_store_stop();
+		calls_handler_free();
+		free_state();
 		return -1;
 	}
 	g_atomic_int_set(&initialized, 1);
@@ -186,16 +203,7 @@ static void calls_destroy(void) {
 	calls_handler_stop();
 	calls_store_stop();
 	calls_handler_free();
-	janus_mutex_lock(&devices_mutex);
-	g_hash_table_destroy(devices);
-	devices = NULL;
-	janus_mutex_unlock(&devices_mutex);
-	calls_state_lock();
-	calls_call_clear();
-	calls_presence_clear();
-	calls_registry_clear();
-	calls_state_unlock();
-	calls_config_clear(&config);
+	free_state();
 	g_atomic_int_set(&initialized, 0);
 	JANUS_LOG(LOG_INFO, "[calls] %s destroyed\n", CALLS_NAME);
 }

@@ -327,6 +327,9 @@ static void unsubscribe(calls_device *d, person *p) {
 }
 
 void calls_presence_device_leaving(calls_device *d) {
+	/* A subscribe still waiting for the database is void: its answer is
+	 * dropped (calls_handler.c), and the handle's next requests go on. */
+	d->subscribing = FALSE;
 	if(d->watching == NULL)
 		return;
 	GHashTable *watching = d->watching;
@@ -495,10 +498,9 @@ static void resolve(gint64 now) {
 		calls_read_free(r);
 		return;
 	}
-	r->finish = resolved;
 	r->stamp = change_seq;
 	resolving = TRUE;
-	calls_out_read(r);
+	calls_out_read(r, NULL, NULL, NULL, resolved);
 }
 
 gint64 calls_presence_tick(void) {
@@ -581,10 +583,6 @@ static void people_read(calls_read *r) {
 	calls_device *d = r->owner;
 	GPtrArray *ids = r->data;
 	d->subscribing = FALSE;
-	/* The device left (or left and registered again) while the database
-	 * answered: its subscriptions are gone. */
-	if(d->user == NULL || d->registration != r->registration || g_atomic_int_get(&d->destroyed))
-		return;
 	if(r->ok) {
 		for(size_t i = 0; i < json_array_size(r->result); i++) {
 			json_t *profile = json_array_get(r->result, i);
@@ -654,15 +652,10 @@ static int do_subscribe(calls_device *d, const char *transaction, json_t *body, 
 	d->subscribing = TRUE;
 	calls_read *r = calls_read_new(CALLS_READ_PEOPLE, d->user->id);
 	r->ids = unread;
-	calls_device_ref(d);
-	r->owner = d;
-	r->registration = d->registration;
 	r->stamp = change_seq;
-	r->transaction = g_strdup(transaction);
 	r->data = ids;
 	r->data_free = (GDestroyNotify)g_ptr_array_unref;
-	r->finish = people_read;
-	calls_out_read(r);
+	calls_out_read(r, d, transaction, "presence_subscribe", people_read);
 	return 0;
 }
 

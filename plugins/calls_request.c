@@ -138,6 +138,21 @@ gboolean calls_valid_call_id(const char *s) {
 	return TRUE;
 }
 
+static const request_row *find_row(const char *name) {
+	for(size_t i = 0; name != NULL && i < G_N_ELEMENTS(requests); i++) {
+		if(!strcmp(requests[i].spec.name, name))
+			return &requests[i];
+	}
+	return NULL;
+}
+
+gboolean calls_request_kind_of(json_t *body, calls_request_kind *kind) {
+	const request_row *row = find_row(calls_request_name(body));
+	if(row != NULL)
+		*kind = row->spec.kind;
+	return row != NULL;
+}
+
 const char *calls_request_name(json_t *body) {
 	return json_is_object(body) ? json_string_value(json_object_get(body, "request")) : NULL;
 }
@@ -148,6 +163,21 @@ static size_t message_size(json_t *body, json_t *jsep) {
 	if(sdp != NULL)
 		n += strlen(sdp);
 	return n;
+}
+
+/* 1 to CALLS_MAX_LIST ids, each valid (more is 413, not 400). */
+static int check_id_list(const char *name, json_t *value, gboolean (*valid)(const char *),
+		const char *what, calls_error *err) {
+	size_t n = json_array_size(value);
+	if(n == 0)
+		return calls_fail(err, CALLS_ERR_INVALID, "%s is empty", name);
+	if(n > CALLS_MAX_LIST)
+		return calls_fail(err, CALLS_ERR_TOO_LARGE, "%s has more than %d ids", name, CALLS_MAX_LIST);
+	for(size_t i = 0; i < n; i++) {
+		if(!valid(json_string_value(json_array_get(value, i))))
+			return calls_fail(err, CALLS_ERR_INVALID, "%s[%zu] is not a valid %s", name, i, what);
+	}
+	return 0;
 }
 
 static int check_field(const field_rule *rule, json_t *value, calls_error *err) {
@@ -191,30 +221,10 @@ static int check_field(const field_rule *rule, json_t *value, calls_error *err) 
 			if(strcmp(s, "all") != 0 && strcmp(s, "missed") != 0)
 				return calls_fail(err, CALLS_ERR_INVALID, "%s must be \"all\" or \"missed\"", name);
 			break;
-		case FIELD_CALL_LIST: {
-			size_t n = json_array_size(value);
-			if(n == 0)
-				return calls_fail(err, CALLS_ERR_INVALID, "%s is empty", name);
-			if(n > CALLS_MAX_LIST)
-				return calls_fail(err, CALLS_ERR_TOO_LARGE, "%s has more than %d ids", name, CALLS_MAX_LIST);
-			for(size_t i = 0; i < n; i++) {
-				if(!calls_valid_call_id(json_string_value(json_array_get(value, i))))
-					return calls_fail(err, CALLS_ERR_INVALID, "%s[%zu] is not a valid call id", name, i);
-			}
-			break;
-		}
-		case FIELD_USER_LIST: {
-			size_t n = json_array_size(value);
-			if(n == 0)
-				return calls_fail(err, CALLS_ERR_INVALID, "%s is empty", name);
-			if(n > CALLS_MAX_LIST)
-				return calls_fail(err, CALLS_ERR_TOO_LARGE, "%s has more than %d ids", name, CALLS_MAX_LIST);
-			for(size_t i = 0; i < n; i++) {
-				if(!calls_valid_user_id(json_string_value(json_array_get(value, i))))
-					return calls_fail(err, CALLS_ERR_INVALID, "%s[%zu] is not a valid user id", name, i);
-			}
-			break;
-		}
+		case FIELD_CALL_LIST:
+			return check_id_list(name, value, calls_valid_call_id, "call id", err);
+		case FIELD_USER_LIST:
+			return check_id_list(name, value, calls_valid_user_id, "user id", err);
 		case FIELD_PRIVACY:
 			if(strcmp(s, "everyone") != 0 && strcmp(s, "contacts") != 0 && strcmp(s, "nobody") != 0)
 				return calls_fail(err, CALLS_ERR_INVALID, "%s must be \"everyone\", \"contacts\" or \"nobody\"", name);
@@ -252,13 +262,7 @@ int calls_request_parse(json_t *body, json_t *jsep, gboolean auth_none, size_t m
 	if(!json_is_string(request))
 		return calls_fail(err, CALLS_ERR_INVALID, "request must be a string");
 	const char *name = json_string_value(request);
-	const request_row *row = NULL;
-	for(size_t i = 0; i < G_N_ELEMENTS(requests); i++) {
-		if(!strcmp(requests[i].spec.name, name)) {
-			row = &requests[i];
-			break;
-		}
-	}
+	const request_row *row = find_row(name);
 	if(row == NULL)
 		return calls_fail(err, CALLS_ERR_INVALID, "unknown request \"%.64s\"", name);
 	const field_rule *fields = row->fields;

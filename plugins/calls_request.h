@@ -70,6 +70,10 @@ int calls_request_parse(json_t *body, json_t *jsep, gboolean auth_none, size_t m
 /* 409 unless jsep fits the request's rule. */
 int calls_request_check_jsep(const calls_request_spec *spec, json_t *jsep, calls_error *err);
 
+/* The kind of request a body names, without checking its fields; FALSE
+ * when it names none the plugin knows. */
+gboolean calls_request_kind_of(json_t *body, calls_request_kind *kind);
+
 /* The request name of a body, or NULL when it has none (for error replies). */
 const char *calls_request_name(json_t *body);
 

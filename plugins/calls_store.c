@@ -1019,6 +1019,18 @@ static gpointer store_thread(gpointer data) {
 	return NULL;
 }
 
+/* What start made, for stop or a start that failed half way. */
+static void release(void) {
+	calls_spool_close(spool);
+	spool = NULL;
+	close(inbox.wake[0]);
+	close(inbox.wake[1]);
+	g_free(node);
+	g_free(boot);
+	g_free(last_error);
+	node = boot = last_error = NULL;
+}
+
 int calls_store_start(const calls_config *cfg, void (*done)(calls_read *r)) {
 	config = cfg;
 	done_cb = done;
@@ -1064,13 +1076,7 @@ int calls_store_start(const calls_config *cfg, void (*done)(calls_read *r)) {
 		JANUS_LOG(LOG_FATAL, "[calls] cannot start the store thread: %s\n", error ? error->message : "?");
 		g_clear_error(&error);
 		enabled = FALSE;
-		calls_spool_close(spool);
-		spool = NULL;
-		close(inbox.wake[0]);
-		close(inbox.wake[1]);
-		g_free(node);
-		g_free(boot);
-		node = boot = NULL;
+		release();
 		return -1;
 	}
 	return 0;
@@ -1100,13 +1106,6 @@ void calls_store_stop(void) {
 		job_free(j);
 	}
 	spool_sync();
-	calls_spool_close(spool);
-	spool = NULL;
-	close(inbox.wake[0]);
-	close(inbox.wake[1]);
-	g_free(node);
-	g_free(boot);
-	g_free(last_error);
-	node = boot = last_error = NULL;
+	release();
 	ready = FALSE;
 }

@@ -63,7 +63,9 @@ typedef struct calls_read {
 	 * lock held (calls_handler_read_done), then r is freed */
 	void (*finish)(struct calls_read *r);
 	gpointer owner;            /* a referenced calls_device, released with r */
-	guint registration;        /* the owner's registration when asked */
+	const char *request;       /* the request it answers (static), for the error of a stale answer */
+	guint registration;        /* the owner's registration when asked, 0 if it had none
+	                            * (set by calls_out_read) */
 	guint64 stamp;             /* the requester's: a change counter when asked */
 	char *transaction;
 	gpointer data;

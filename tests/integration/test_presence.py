@@ -513,6 +513,30 @@ async def test_unsubscribe_waits_for_subscribe(calls, db):
     await quiet(w)
 
 
+async def test_answer_after_unregister(calls, db):
+    """A subscribe whose handle unregisters (and registers again as someone
+    else) while the database answers still gets one reply, 409, and
+    subscribes nobody; the handle's requests after that work."""
+    w = await calls.device(calls.uid("w"))
+    await store_up(w)
+    target = calls.uid("late-target")
+    before = (await calls.admin_ok({"request": "stats"}, "stats"))["subscriptions"]
+    lock = asyncio.create_task(sql(db, "BEGIN; LOCK TABLE calls_users IN ACCESS EXCLUSIVE MODE;"
+                                       " SELECT pg_sleep(1.0); COMMIT;"))
+    await asyncio.sleep(0.3)
+    sub = asyncio.create_task(w.request({"request": "presence_subscribe", "users": [target]}, timeout=10))
+    await asyncio.sleep(0.2)
+    await w.ok({"request": "unregister"}, "unregistered")
+    await w.register(user=calls.uid("other"))
+    reply = await sub
+    await lock
+    assert reply.is_error and reply.error_code == 409, reply
+    after = (await calls.admin_ok({"request": "stats"}, "stats"))["subscriptions"]
+    assert after == before, (before, after)
+    got = await subscribe(w, [target])
+    assert got[target]["state"] == "offline", got
+
+
 # ------------------------------------------------------------ no database
 
 @pytest.mark.janus("presence_nodb")
