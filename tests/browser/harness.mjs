@@ -220,7 +220,8 @@ export const videoFrames = (s) => s.video.frames;
 export const audioPackets = (s) => s.audio.packets;
 
 // Hangs PostgreSQL (SIGSTOP on all its processes, tests/lib/pg_instance.py) until thaw() is
-// called, or this test process ends: the helper resumes it when its stdin closes.
+// called, or the test file ends (an after hook thaws it; the helper also resumes it when its
+// stdin closes).
 export function freezeDatabase() {
 	const code = [
 		'import sys',
@@ -242,6 +243,7 @@ export function freezeDatabase() {
 		exited.then((code) => reject(new Error('the freeze helper ended (' + code + '): ' + out)));
 	});
 	const thaw = async () => {
+		frozenDb = null;
 		p.stdin.end();
 		await exited;
 		if (!out.includes('thawed')) throw new Error('the database was not thawed: ' + out);

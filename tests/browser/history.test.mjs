@@ -270,7 +270,6 @@ test('with the database hung: "History is unavailable right now", calls still wo
 	await eli.click('#tab-calls');
 
 	await db.thaw();
-	frozenDb = null;
 	// Once the plugin is connected again (it retries with a backoff of up to 10 s), "Try again"
 	// shows the history, with the call made during the outage (spooled, then written).
 	const deadline = Date.now() + 45000;
