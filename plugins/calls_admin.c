@@ -10,6 +10,7 @@
 #include "calls_error.h"
 #include "calls_handler.h"
 #include "calls_presence.h"
+#include "calls_pushd.h"
 #include "calls_registry.h"
 #include "calls_request.h"
 #include "calls_store.h"
@@ -52,13 +53,16 @@ static json_t *list_users(void) {
 }
 
 static json_t *stats(void) {
-	return json_pack("{sssisisisisIsIsisisIsI}", "calls", "stats",
+	return json_pack("{sssisisisisIsIsIsIsIsIsI}", "calls", "stats",
 		"users", (int)calls_registry_user_count(),
 		"devices", (int)calls_registry_device_count(),
 		"active_calls", (int)calls_call_active_count(),
 		"participants", (int)calls_call_participant_count(),
-		/* No push delivery in this build: nothing sent. */
-		"store_queue", (json_int_t)calls_store_queued(), "spooled", (json_int_t)calls_store_spooled(), "pushes_sent", 0, "pushes_failed", 0,
+		"store_queue", (json_int_t)calls_store_queued(),
+		"spooled", (json_int_t)calls_store_spooled(),
+		"pushes_sent", (json_int_t)calls_pushd_sent(),
+		"pushes_failed", (json_int_t)calls_pushd_failed(),
+		"pushes_pending", (json_int_t)calls_pushd_pending(),
 		"subscriptions", (json_int_t)calls_presence_subscription_count(),
 		"presence_people", (json_int_t)calls_presence_people_count());
 }

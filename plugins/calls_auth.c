@@ -40,7 +40,7 @@ static guchar *b64url_decode(const char *in, gsize inlen, gsize *outlen) {
 	return out;
 }
 
-static char *b64url_encode(const guchar *data, gsize len) {
+char *calls_b64url_encode(const guchar *data, gsize len) {
 	char *b = g_base64_encode(data, len);
 	char *w = b;
 	for(char *r = b; *r != '\0'; r++) {
@@ -162,14 +162,14 @@ void calls_jwt_claims_clear(calls_jwt_claims *claims) {
 char *calls_jwt_sign(json_t *claims, const char *secret) {
 	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 	char *payload = json_dumps(claims, JSON_COMPACT);
-	char *h = b64url_encode((const guchar *)header, strlen(header));
-	char *p = b64url_encode((const guchar *)payload, strlen(payload));
+	char *h = calls_b64url_encode((const guchar *)header, strlen(header));
+	char *p = calls_b64url_encode((const guchar *)payload, strlen(payload));
 	char *signing = g_strdup_printf("%s.%s", h, p);
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
 	HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)signing,
 		strlen(signing), mac, &maclen);
-	char *s = b64url_encode(mac, maclen);
+	char *s = calls_b64url_encode(mac, maclen);
 	char *token = g_strdup_printf("%s.%s", signing, s);
 	free(payload);
 	g_free(h);

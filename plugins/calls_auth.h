@@ -24,6 +24,9 @@ int calls_jwt_verify(const char *token, const char *secret, gint64 now,
 	calls_jwt_claims *claims, const char **why);
 void calls_jwt_claims_clear(calls_jwt_claims *claims);
 
+/* base64url without padding (JWT segments). */
+char *calls_b64url_encode(const guchar *data, gsize len);
+
 /* Makes an HS256 JWT of the given claims (for tests and tools). */
 char *calls_jwt_sign(json_t *claims, const char *secret);
 

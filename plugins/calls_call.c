@@ -16,10 +16,12 @@
  */
 #include <string.h>
 
+#include <debug.h>
 #include <utils.h>
 
 #include "calls_call.h"
 #include "calls_presence.h"
+#include "calls_push.h"
 #include "calls_out.h"
 #include "calls_record.h"
 #include "calls_relay.h"
@@ -57,6 +59,8 @@ static void call_free(calls_call *c) {
 		g_free(r);
 	}
 	g_list_free(c->rings);
+	if(c->pushed)
+		json_decref(c->pushed);
 	g_free(c);
 }
 
@@ -268,6 +272,7 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 		const char *caller_reason, const char *ring_reason, const char *callee_reason) {
 	if(c->state == CALLS_CALL_ENDED)
 		return;
+	gboolean was_ringing = c->state == CALLS_CALL_RINGING;
 	c->state = CALLS_CALL_ENDED;
 	c->reason = reason;
 	c->ended_mono = mono_now();
@@ -310,6 +315,12 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 	}
 	c->caller = NULL;
 	c->callee = NULL;
+	if(was_ringing) {
+		/* Phones woken for it stop ringing; the callee missed it unless
+		 * it declined (the same rule as its history outcome). */
+		gboolean missed = !strcmp(calls_outcome(FALSE, FALSE, reason, c->declined), "missed");
+		calls_push_ring_over(c, NULL, ring_reason ? ring_reason : reason, missed);
+	}
 	calls_presence_touch(c->caller_user);
 	calls_presence_touch(c->callee_user);
 	/* Devices that left the call may now take a call that waits for them. */
@@ -382,16 +393,36 @@ static int do_call(calls_device *d, const char *transaction, json_t *body, json_
 		"from", c->caller_user, "to", c->callee_user, "video", c->video));
 	calls_out_record("call", calls_record_call(c));
 	calls_user *callee = calls_registry_user(to);
-	if(callee == NULL || callee->devices == NULL) {
-		end_call(c, "unavailable", NULL, "unavailable", NULL, NULL);
-		return 0;
-	}
+	gboolean online = callee != NULL && callee->devices != NULL;
 	gboolean rung = FALSE;
-	for(GList *l = callee->devices; l != NULL; l = l->next)
+	for(GList *l = online ? callee->devices : NULL; l != NULL; l = l->next)
 		rung |= ring_device(c, l->data);
-	if(!rung)
+	if(online && !rung) {
+		/* Busy on every device it is online with. */
 		end_call(c, "busy", NULL, "busy", NULL, NULL);
+	} else if(calls_push_on()) {
+		/* Its other devices may be phones a push wakes; whether it is
+		 * unavailable is known once its registrations are read. */
+		c->push_lookup = TRUE;
+		calls_push_lookup(c);
+	} else if(!online) {
+		end_call(c, "unavailable", NULL, "unavailable", NULL, NULL);
+	}
 	return 0;
+}
+
+void calls_call_pushes_read(calls_call *c, json_t *regs) {
+	if(!c->push_lookup)
+		return;
+	c->push_lookup = FALSE;
+	if(c->state != CALLS_CALL_RINGING)
+		return;
+	if(regs == NULL)
+		JANUS_LOG(LOG_WARN, "[calls] call %s: the push registrations of %s could not be read: no pushes\n",
+			c->id, c->callee_user);
+	guint pushed = regs ? calls_push_ring(c, regs) : 0;
+	if(pushed == 0 && c->rings == NULL)
+		end_call(c, "unavailable", NULL, "unavailable", NULL, NULL);
 }
 
 static int do_accept(calls_device *d, const char *transaction, json_t *body, json_t *jsep, calls_error *err) {
@@ -430,6 +461,7 @@ static int do_accept(calls_device *d, const char *transaction, json_t *body, jso
 	json_object_set_new(acc, "user", json_string(d->user->id));
 	json_object_set_new(acc, "display", json_string(d->user->display));
 	calls_out_event(c->caller, acc, jsep);
+	calls_push_ring_over(c, d->device_id, "answered_elsewhere", FALSE);
 	while(c->rings != NULL) {
 		calls_ring *other = c->rings->data;
 		calls_device *od = other->device;

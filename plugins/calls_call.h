@@ -48,6 +48,8 @@ typedef struct calls_call {
 	gint64 started_at, answered_at, ended_at;   /* real time, microseconds */
 	const char *reason;          /* why it ended (static string) */
 	gboolean declined;           /* the callee declined (also as busy) */
+	gboolean push_lookup;        /* the callee's push registrations are being read */
+	json_t *pushed;              /* [{device, regs}] sent incoming_call by push (calls_push.c) */
 } calls_call;
 
 /* now_mono is the monotonic clock, injected for tests. */
@@ -61,6 +63,11 @@ void calls_call_clear(void);
  * calls_out and 0 is returned; on failure nothing changed. */
 int calls_call_request(calls_request_kind kind, calls_device *d, const char *transaction,
 	json_t *body, json_t *jsep, calls_error *err);
+
+/* The callee's push registrations for c, read at ring time (NULL: the
+ * database did not answer): devices not online are pushed, and a callee
+ * that is reachable in no way makes the call end as unavailable. */
+void calls_call_pushes_read(calls_call *c, json_t *regs);
 
 /* d has just registered: it rings for calls that ring its user. */
 void calls_call_device_registered(calls_device *d);

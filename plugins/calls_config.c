@@ -28,6 +28,11 @@ void calls_config_defaults(calls_config *cfg) {
 	cfg->turn_ttl = 86400;
 	cfg->spool_dir = g_strdup("/var/lib/janus/calls-spool");
 	cfg->db_timeout_ms = 2000;
+	cfg->push_timeout_ms = 5000;
+	cfg->push_retries = 3;
+	cfg->push_max_in_flight = 256;
+	cfg->fcm_base_url = g_strdup("https://fcm.googleapis.com");
+	cfg->apns_base_url = g_strdup("https://api.push.apple.com");
 }
 
 void calls_config_clear(calls_config *cfg) {
@@ -39,6 +44,18 @@ void calls_config_clear(calls_config *cfg) {
 	g_free(cfg->conninfo);
 	g_free(cfg->spool_dir);
 	g_free(cfg->node);
+	g_free(cfg->webhook_url);
+	g_free(cfg->webhook_secret);
+	g_free(cfg->push_ca_file);
+	g_free(cfg->fcm_service_account);
+	g_free(cfg->fcm_base_url);
+	g_free(cfg->fcm_token_url);
+	g_free(cfg->fcm_project_id);
+	g_free(cfg->apns_key_file);
+	g_free(cfg->apns_key_id);
+	g_free(cfg->apns_team_id);
+	g_free(cfg->apns_bundle_id);
+	g_free(cfg->apns_base_url);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -79,6 +96,17 @@ static char **parse_list(const char *value) {
 }
 
 #define SET_STR(field) do { g_free(cfg->field); cfg->field = g_strdup(value); return 0; } while(0)
+/* Provider endpoints: http(s) only, without a trailing slash (paths are
+ * appended). An empty value means "not set". */
+#define SET_URL(field) do { \
+		if(*value != '\0' && !g_str_has_prefix(value, "https://") && !g_str_has_prefix(value, "http://")) \
+			goto bad_url; \
+		g_free(cfg->field); \
+		cfg->field = g_strdup(value); \
+		if(*value != '\0' && g_str_has_suffix(cfg->field, "/") && strcmp(key, "webhook_url") != 0) \
+			cfg->field[strlen(cfg->field) - 1] = '\0'; \
+		return 0; \
+	} while(0)
 #define SET_BOOL(field) do { \
 		if(parse_bool(value, &cfg->field) < 0) \
 			goto bad_bool; \
@@ -132,6 +160,24 @@ int calls_config_set(calls_config *cfg, const char *group, const char *key,
 		if(!strcmp(key, "spool_dir")) SET_STR(spool_dir);
 		if(!strcmp(key, "timeout_ms")) { lo = 100; hi = 600000; if(parse_int(value, lo, hi, &cfg->db_timeout_ms) < 0) goto bad_int; return 0; }
 		if(!strcmp(key, "node")) SET_STR(node);
+	} else if(!strcmp(group, "push")) {
+		if(!strcmp(key, "webhook_url")) SET_URL(webhook_url);
+		if(!strcmp(key, "webhook_secret")) SET_STR(webhook_secret);
+		if(!strcmp(key, "timeout_ms")) { lo = 100; hi = 600000; if(parse_int(value, lo, hi, &cfg->push_timeout_ms) < 0) goto bad_int; return 0; }
+		if(!strcmp(key, "push_retries")) { lo = 0; hi = 20; if(parse_int(value, lo, hi, &cfg->push_retries) < 0) goto bad_int; return 0; }
+		if(!strcmp(key, "max_in_flight")) { lo = 1; hi = 10000; if(parse_int(value, lo, hi, &cfg->push_max_in_flight) < 0) goto bad_int; return 0; }
+		if(!strcmp(key, "ca_file")) SET_STR(push_ca_file);
+	} else if(!strcmp(group, "push.fcm")) {
+		if(!strcmp(key, "service_account")) SET_STR(fcm_service_account);
+		if(!strcmp(key, "base_url")) SET_URL(fcm_base_url);
+		if(!strcmp(key, "token_url")) SET_URL(fcm_token_url);
+		if(!strcmp(key, "project_id")) SET_STR(fcm_project_id);
+	} else if(!strcmp(group, "push.apns")) {
+		if(!strcmp(key, "key_file")) SET_STR(apns_key_file);
+		if(!strcmp(key, "key_id")) SET_STR(apns_key_id);
+		if(!strcmp(key, "team_id")) SET_STR(apns_team_id);
+		if(!strcmp(key, "bundle_id")) SET_STR(apns_bundle_id);
+		if(!strcmp(key, "base_url")) SET_URL(apns_base_url);
 	} else {
 		/* A group of a later feature or a newer version: not ours to judge. */
 		return 0;
@@ -144,6 +190,13 @@ bad_int:
 bad_bool:
 	*why = g_strdup_printf("%s.%s must be true or false, not \"%s\"", group, key, value);
 	return -1;
+bad_url:
+	*why = g_strdup_printf("%s.%s must be an http:// or https:// URL, not \"%s\"", group, key, value);
+	return -1;
+}
+
+static gboolean set(const char *s) {
+	return s != NULL && *s != '\0';
 }
 
 int calls_config_check(const calls_config *cfg, char **why) {
@@ -160,15 +213,41 @@ int calls_config_check(const calls_config *cfg, char **why) {
 		*why = g_strdup("database.spool_dir is required when database.conninfo is set");
 		return -1;
 	}
+	if(set(cfg->webhook_url) && !set(cfg->webhook_secret)) {
+		*why = g_strdup("push.webhook_secret is required when push.webhook_url is set (every webhook is signed)");
+		return -1;
+	}
+	if(set(cfg->apns_key_file) && (!set(cfg->apns_key_id) || !set(cfg->apns_team_id) || !set(cfg->apns_bundle_id))) {
+		*why = g_strdup("push.apns needs key_id, team_id and bundle_id with key_file");
+		return -1;
+	}
+	const char *urls[][2] = {{"push.fcm.base_url", cfg->fcm_base_url}, {"push.apns.base_url", cfg->apns_base_url}};
+	for(guint i = 0; i < G_N_ELEMENTS(urls); i++) {
+		if(!set(urls[i][1])) {
+			*why = g_strdup_printf("%s must not be empty", urls[i][0]);
+			return -1;
+		}
+	}
 	return 0;
 }
 
-static int load_group(calls_config *cfg, janus_config_container *group, char **why) {
+/* name: the group's dotted path ("push", "push.fcm"). */
+static int load_group(calls_config *cfg, const char *name, janus_config_container *group, char **why) {
 	for(GList *l = group->list; l != NULL; l = l->next) {
 		janus_config_container *item = l->data;
-		if(item->type != janus_config_type_item || item->name == NULL)
+		if(item->name == NULL)
 			continue;
-		if(calls_config_set(cfg, group->name, item->name, item->value, why) < 0)
+		if(item->type == janus_config_type_category) {
+			char *inner = g_strdup_printf("%s.%s", name, item->name);
+			int rc = load_group(cfg, inner, item, why);
+			g_free(inner);
+			if(rc < 0)
+				return -1;
+			continue;
+		}
+		if(item->type != janus_config_type_item)
+			continue;
+		if(calls_config_set(cfg, name, item->name, item->value, why) < 0)
 			return -1;
 	}
 	return 0;
@@ -191,7 +270,7 @@ int calls_config_load(calls_config *cfg, const char *config_path, char **why) {
 	for(GList *l = config->list; l != NULL && rc == 0; l = l->next) {
 		janus_config_container *group = l->data;
 		if(group->type == janus_config_type_category && group->name != NULL)
-			rc = load_group(cfg, group, why);
+			rc = load_group(cfg, group->name, group, why);
 	}
 	janus_config_destroy(config);
 	return rc < 0 ? -1 : calls_config_check(cfg, why);

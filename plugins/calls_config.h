@@ -38,6 +38,20 @@ typedef struct calls_config {
 	char *spool_dir;          /* default /var/lib/janus/calls-spool */
 	int db_timeout_ms;        /* unanswered this long: the database is unreachable */
 	char *node;               /* this Janus among those sharing the database (default: host name) */
+	/* push (the fcm and apns groups nest inside it: "push.fcm", "push.apns") */
+	char *webhook_url;        /* NULL or empty: no webhook */
+	char *webhook_secret;     /* required with webhook_url */
+	int push_timeout_ms;      /* one delivery attempt, connect included */
+	int push_retries;         /* attempts after the first one */
+	int push_max_in_flight;   /* requests under way per provider (HTTP/1.1: connections, HTTP/2: streams) */
+	char *push_ca_file;       /* extra CA bundle for the providers' TLS (private CAs, tests) */
+	char *fcm_service_account;   /* the service-account JSON key file; NULL: no FCM */
+	char *fcm_base_url;
+	char *fcm_token_url;      /* NULL: the key file's token_uri */
+	char *fcm_project_id;     /* NULL: the key file's project_id */
+	char *apns_key_file;      /* the .p8 signing key; NULL: no APNs */
+	char *apns_key_id, *apns_team_id, *apns_bundle_id;
+	char *apns_base_url;
 } calls_config;
 
 void calls_config_defaults(calls_config *cfg);

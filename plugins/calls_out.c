@@ -7,7 +7,7 @@
 #include "calls_registry.h"
 #include "calls_store.h"
 
-typedef enum out_kind { OUT_PUSH, OUT_CLOSE_PC, OUT_PLI, OUT_NOTIFY, OUT_RECORD, OUT_READ } out_kind;
+typedef enum out_kind { OUT_PUSH, OUT_CLOSE_PC, OUT_PLI, OUT_NOTIFY, OUT_RECORD, OUT_READ, OUT_DELIVER } out_kind;
 
 typedef struct out_item {
 	out_kind kind;
@@ -85,6 +85,10 @@ void calls_out_read(struct calls_read *r, calls_device *d, const char *transacti
 	((out_item *)g_queue_peek_tail(&outbox))->read = r;
 }
 
+void calls_out_deliver(json_t *job) {
+	enqueue(OUT_DELIVER, NULL, NULL, job, NULL);
+}
+
 static gboolean offer_of_call(out_item *it) {
 	const char *what = json_string_value(json_object_get(it->body, "calls"));
 	const char *type = json_string_value(json_object_get(it->jsep, "type"));
@@ -132,6 +136,10 @@ void calls_out_flush(void) {
 				break;
 			case OUT_READ:
 				out_ops->read(it->read);
+				break;
+			case OUT_DELIVER:
+				if(out_ops->deliver != NULL)
+					out_ops->deliver(it->body);
 				break;
 		}
 		item_free(it);

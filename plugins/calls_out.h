@@ -31,6 +31,8 @@ typedef struct calls_out_ops {
 	void (*record)(const char *op, json_t *doc);
 	/* a database read (calls_store_read), which takes r */
 	void (*read)(struct calls_read *r);
+	/* a push for the delivery thread (calls_pushd_submit); job is borrowed */
+	void (*deliver)(json_t *job);
 } calls_out_ops;
 
 /* events: whether notifications for event handlers are wanted at all. */
@@ -54,6 +56,9 @@ void calls_out_record(const char *op, json_t *doc);
  * handler thread. */
 void calls_out_read(struct calls_read *r, struct calls_device *d, const char *transaction,
 	const char *request, void (*finish)(struct calls_read *r));
+
+/* A push to a phone (calls_push_provider.h); job is stolen. */
+void calls_out_deliver(json_t *job);
 
 /* Deliver everything queued so far, in order. Handler thread only. */
 void calls_out_flush(void);

@@ -20,6 +20,8 @@
 #include "calls_out.h"
 #include "calls_contacts.h"
 #include "calls_presence.h"
+#include "calls_push.h"
+#include "calls_pushd.h"
 #include "calls_registry.h"
 #include "calls_relay.h"
 #include "calls_store.h"
@@ -129,6 +131,10 @@ static void out_notify(calls_device *d, json_t *info) {
 	gateway->notify_event(&calls_plugin, deliverable(d) ? d->handle : NULL, json_incref(info));
 }
 
+static void out_deliver(json_t *job) {
+	calls_pushd_submit(json_incref(job));
+}
+
 static const calls_out_ops out_ops = {
 	.push = out_push,
 	.close_pc = out_close_pc,
@@ -136,6 +142,7 @@ static const calls_out_ops out_ops = {
 	.notify = out_notify,
 	.record = calls_store_write,
 	.read = calls_store_read,
+	.deliver = out_deliver,
 };
 
 /* ---- lifecycle ---- */
@@ -181,12 +188,23 @@ static int calls_init(janus_callbacks *callback, const char *config_path) {
 	calls_identity_init(&config);
 	calls_dispatch_init(&config);
 	calls_admin_init(&config);
+	calls_push_init(&config, g_get_real_time);
+	if(calls_pushd_start(&config, &why) < 0) {
+		JANUS_LOG(LOG_FATAL, "[calls] bad configuration: %s\n", why);
+		g_free(why);
+		free_state();
+		return -1;
+	}
 	if(calls_store_start(&config, calls_handler_read_done) < 0 || calls_handler_start(&config) < 0) {
+		calls_pushd_stop();
 		calls_store_stop();
 		calls_handler_free();
 		free_state();
 		return -1;
 	}
+	if(!calls_store_enabled() && (calls_push_deliverable("webhook") || calls_push_deliverable("fcm") ||
+			calls_push_deliverable("apns")))
+		JANUS_LOG(LOG_WARN, "[calls] push is configured but there is no database to keep registrations in: nothing will be pushed\n");
 	g_atomic_int_set(&initialized, 1);
 	JANUS_LOG(LOG_INFO, "[calls] %s %s initialized (auth %s, ring_timeout %ds, call_waiting %s)\n",
 		CALLS_NAME, CALLS_VERSION_STRING, config.auth_none ? "none" : "jwt", config.ring_timeout,
@@ -201,6 +219,9 @@ static void calls_destroy(void) {
 	/* The calls the handler ends on its way out are records for the store,
 	 * and the store's last answers go through the handler's queue. */
 	calls_handler_stop();
+	/* Pushes of the calls just ended still go (for a bounded time), and
+	 * dead registrations they find are records for the store. */
+	calls_pushd_stop();
 	calls_store_stop();
 	calls_handler_free();
 	free_state();

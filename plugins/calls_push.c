@@ -1,22 +1,71 @@
 /*
- * calls_push.c - push registrations (see calls_push.h).
+ * calls_push.c - push registrations and the pushes of a call (see
+ * calls_push.h).
  */
+#include <string.h>
+
 #include "calls_out.h"
 #include "calls_push.h"
 #include "calls_record.h"
 #include "calls_store.h"
 
-static int do_register(calls_device *d, const char *transaction, json_t *body) {
+/* A missed_call notice is worth showing for a day. */
+#define NOTICE_TTL (24 * 3600)
+
+static const calls_config *config;
+static gint64 (*real_now)(void);
+static gboolean database;
+static gboolean deliverable[3];   /* webhook, fcm, apns */
+
+static int platform_index(const char *platform) {
+	static const char *const names[] = {"webhook", "fcm", "apns"};
+	for(int i = 0; platform != NULL && i < 3; i++) {
+		if(!strcmp(platform, names[i]))
+			return i;
+	}
+	return -1;
+}
+
+static gboolean set(const char *s) {
+	return s != NULL && *s != '\0';
+}
+
+void calls_push_init(const calls_config *cfg, gint64 (*real)(void)) {
+	config = cfg;
+	real_now = real;
+	database = set(cfg->conninfo);
+	/* The webhook carries every platform whose provider is not configured:
+	 * the operator's server forwards those itself. */
+	gboolean webhook = set(cfg->webhook_url);
+	deliverable[0] = webhook;
+	deliverable[1] = webhook || set(cfg->fcm_service_account);
+	deliverable[2] = webhook || set(cfg->apns_key_file);
+}
+
+gboolean calls_push_deliverable(const char *platform) {
+	int i = platform_index(platform);
+	return i >= 0 && deliverable[i];
+}
+
+gboolean calls_push_on(void) {
+	return database && (deliverable[0] || deliverable[1] || deliverable[2]);
+}
+
+/* ---- requests ---- */
+
+static int do_register(calls_device *d, const char *transaction, json_t *body, calls_error *err) {
+	const char *platform = json_string_value(json_object_get(body, "platform"));
+	if(!calls_push_deliverable(platform))
+		return calls_fail(err, CALLS_ERR_INVALID, "this server cannot deliver %s pushes: push.%s is not configured",
+			platform, !strcmp(platform, "webhook") ? "webhook_url" : platform);
 	char *at = calls_time_text(g_get_real_time(), TRUE);
 	gboolean voip = json_is_true(json_object_get(body, "voip"));
 	json_t *doc = json_pack("{sssssssssssb}", "user", d->user->id, "device", d->device_id, "at", at,
-		"platform", json_string_value(json_object_get(body, "platform")),
-		"token", json_string_value(json_object_get(body, "token")), "voip", voip);
+		"platform", platform, "token", json_string_value(json_object_get(body, "token")), "voip", voip);
 	g_free(at);
 	calls_out_record("push", doc);
 	calls_out_reply(d, transaction, json_pack("{sssssssb}", "calls", "push_registered",
-		"device", d->device_id, "platform", json_string_value(json_object_get(body, "platform")),
-		"voip", voip), NULL);
+		"device", d->device_id, "platform", platform, "voip", voip), NULL);
 	return 0;
 }
 
@@ -34,8 +83,118 @@ int calls_push_request(calls_request_kind kind, calls_device *d, const char *tra
 	if(!calls_store_enabled())
 		return calls_fail(err, CALLS_ERR_UNAVAILABLE, "push registrations are off: no database is configured");
 	switch(kind) {
-		case CALLS_REQ_PUSH_REGISTER: return do_register(d, transaction, body);
+		case CALLS_REQ_PUSH_REGISTER: return do_register(d, transaction, body, err);
 		case CALLS_REQ_PUSH_UNREGISTER: return do_unregister(d, transaction);
 		default: return calls_fail(err, CALLS_ERR_INTERNAL, "not a push request");
 	}
+}
+
+/* ---- the pushes of a call ---- */
+
+json_t *calls_push_pick(json_t *regs, const char *type) {
+	gboolean ring = strcmp(type, "missed_call") != 0;
+	json_t *fallback = NULL;
+	size_t i;
+	json_t *r;
+	json_array_foreach(regs, i, r) {
+		if(!calls_push_deliverable(json_string_value(json_object_get(r, "platform"))))
+			continue;
+		gboolean voip = json_is_true(json_object_get(r, "voip"));
+		if(voip == ring)
+			return r;
+		gboolean apns = !strcmp(json_string_value(json_object_get(r, "platform")), "apns");
+		if(fallback == NULL && !(voip && apns && !ring))
+			fallback = r;
+	}
+	return fallback;
+}
+
+static void send_push(calls_call *c, json_t *reg, const char *type, const char *reason, gint64 expires_at) {
+	json_t *job = json_pack("{ssssssss?sbsssOsOsOsOsI}", "type", type, "call_id", c->id,
+		"from", c->caller_user, "display", c->caller_display, "video", c->video, "to", c->callee_user,
+		"device", json_object_get(reg, "device"), "platform", json_object_get(reg, "platform"),
+		"token", json_object_get(reg, "token"), "voip", json_object_get(reg, "voip"),
+		"expires_at", (json_int_t)expires_at);
+	if(reason != NULL)
+		json_object_set_new(job, "reason", json_string(reason));
+	calls_out_deliver(job);
+}
+
+static void lookup_done(calls_read *r) {
+	calls_call *c = calls_call_find(r->data);
+	if(c != NULL)
+		calls_call_pushes_read(c, r->ok ? r->result : NULL);
+}
+
+void calls_push_lookup(calls_call *c) {
+	calls_read *r = calls_read_new(CALLS_READ_PUSH, c->callee_user);
+	r->data = g_strdup(c->id);
+	r->data_free = g_free;
+	calls_out_read(r, NULL, NULL, "call", lookup_done);
+}
+
+static gboolean online(calls_user *u, const char *device) {
+	for(GList *l = u ? u->devices : NULL; l != NULL; l = l->next) {
+		calls_device *d = l->data;
+		if(!strcmp(d->device_id, device))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+guint calls_push_ring(calls_call *c, json_t *regs) {
+	calls_user *callee = calls_registry_user(c->callee_user);
+	/* One entry per device: {device, regs: [its registrations]}. */
+	json_t *by_device = json_object();
+	size_t i;
+	json_t *reg;
+	json_array_foreach(regs, i, reg) {
+		const char *device = json_string_value(json_object_get(reg, "device"));
+		if(device == NULL || online(callee, device))
+			continue;
+		json_t *list = json_object_get(by_device, device);
+		if(list == NULL) {
+			list = json_array();
+			json_object_set_new(by_device, device, list);
+		}
+		json_array_append(list, reg);
+	}
+	if(c->pushed == NULL)
+		c->pushed = json_array();
+	gint64 expires = c->started_at / G_USEC_PER_SEC + config->ring_timeout;
+	guint n = 0;
+	const char *device;
+	json_t *list;
+	json_object_foreach(by_device, device, list) {
+		json_t *pick = calls_push_pick(list, "incoming_call");
+		if(pick == NULL)
+			continue;
+		send_push(c, pick, "incoming_call", NULL, expires);
+		json_array_append_new(c->pushed, json_pack("{sssO}", "device", device, "regs", list));
+		n++;
+	}
+	json_decref(by_device);
+	return n;
+}
+
+void calls_push_ring_over(calls_call *c, const char *answered, const char *reason, gboolean missed) {
+	if(c->pushed == NULL)
+		return;
+	gint64 now = real_now() / G_USEC_PER_SEC;
+	size_t i;
+	json_t *p;
+	json_array_foreach(c->pushed, i, p) {
+		const char *device = json_string_value(json_object_get(p, "device"));
+		if(answered != NULL && !strcmp(device, answered))
+			continue;
+		json_t *regs = json_object_get(p, "regs");
+		json_t *pick = calls_push_pick(regs, "call_ended");
+		if(pick != NULL)
+			send_push(c, pick, "call_ended", reason, now + config->ring_timeout);
+		pick = missed ? calls_push_pick(regs, "missed_call") : NULL;
+		if(pick != NULL)
+			send_push(c, pick, "missed_call", reason, now + NOTICE_TTL);
+	}
+	json_decref(c->pushed);
+	c->pushed = NULL;
 }

@@ -447,6 +447,8 @@ static const struct { const char *name, *sql; } statements[] = {
 		"(SELECT 1 FROM calls_contacts c WHERE c.user_id = i.contact_id AND c.contact_id = $1))))::text"
 		" FROM calls_contacts i LEFT JOIN calls_users u ON u.user_id = i.contact_id"
 		" WHERE i.user_id = $1 ORDER BY i.contact_id"},
+	{"r_push", "SELECT json_build_object('device', device_id, 'platform', platform, 'token', token, 'voip', voip)::text"
+		" FROM calls_push_registrations WHERE user_id = $1 ORDER BY updated_at DESC, device_id, platform, voip"},
 	{"r_history", HISTORY_SQL("")},
 	{"r_history_missed", HISTORY_SQL(" AND l.outcome = 'missed'")},
 	{"r_delete", "UPDATE calls_participants SET deleted = true WHERE user_id = $1 AND call_id = ANY($2::uuid[])"
@@ -600,10 +602,10 @@ static void send_segment(segment *s) {
 			break;
 		case SEG_READ: {
 			calls_read *r = ((job *)g_ptr_array_index(s->jobs, 0))->read;
-			if(r->kind == CALLS_READ_PROFILE || r->kind == CALLS_READ_CONTACTS) {
+			if(r->kind == CALLS_READ_PROFILE || r->kind == CALLS_READ_CONTACTS || r->kind == CALLS_READ_PUSH) {
 				const char *p[1] = {r->user};
-				ok = PQsendQueryPrepared(conn, r->kind == CALLS_READ_PROFILE ? "r_profile" : "r_contacts",
-					1, p, NULL, NULL, 0);
+				ok = PQsendQueryPrepared(conn, r->kind == CALLS_READ_PROFILE ? "r_profile" :
+					r->kind == CALLS_READ_CONTACTS ? "r_contacts" : "r_push", 1, p, NULL, NULL, 0);
 			} else if(r->kind == CALLS_READ_PEOPLE) {
 				/* Ids are checked user ids: no quotes or backslashes in them. */
 				GString *arr = g_string_new("{");
@@ -717,6 +719,7 @@ static const char *read_name(calls_read_kind kind) {
 		case CALLS_READ_DELETE: return "delete";
 		case CALLS_READ_PEOPLE: return "presence";
 		case CALLS_READ_CONTACTS: return "contacts";
+		case CALLS_READ_PUSH: return "push";
 	}
 	return "?";
 }
@@ -794,7 +797,7 @@ static void segment_done(segment *s) {
 				r->result = history_result(r, s->result);
 			else if(r->kind == CALLS_READ_PROFILE)
 				r->result = json_loads(PQgetvalue(s->result, 0, 0), 0, NULL);
-			else if(r->kind == CALLS_READ_PEOPLE || r->kind == CALLS_READ_CONTACTS)
+			else if(r->kind == CALLS_READ_PEOPLE || r->kind == CALLS_READ_CONTACTS || r->kind == CALLS_READ_PUSH)
 				r->result = rows_result(s->result);
 			else
 				r->result = json_integer(g_ascii_strtoll(PQcmdTuples(s->result), NULL, 10));

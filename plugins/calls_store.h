@@ -38,6 +38,8 @@ typedef enum calls_read_kind {
 	CALLS_READ_PEOPLE,     /* the users in ids; result: [profile] */
 	CALLS_READ_CONTACTS,   /* user's contacts; result: [{user, last_seen?, display?, visible}],
 	                        * by user id; visible: the user may see that contact */
+	CALLS_READ_PUSH,       /* user's push registrations; result: [{device, platform, token,
+	                        * voip}], the most recently registered first */
 } calls_read_kind;
 
 /* A profile, as CALLS_READ_PEOPLE gives it: {user, privacy, last_seen?,

@@ -40,13 +40,37 @@ static void r_pli(calls_device *d) { add("pli", d, NULL, NULL, NULL); }
 static void r_notify(calls_device *d, json_t *info) { add("notify", d, NULL, info, NULL); }
 
 static void r_record(const char *op, json_t *doc) { add("record", NULL, op, doc, NULL); }
-/* No database in the unit tests: a read is noted and dropped. */
+/* No database in the unit tests: a read is noted and kept for a test that
+ * wants to answer it (rec_take_read); rec_reset drops the rest. */
+static GQueue reads = G_QUEUE_INIT;
 static void r_read(struct calls_read *r) {
 	add("read", NULL, NULL, NULL, NULL);
-	calls_read_free(r);
+	g_queue_push_tail(&reads, r);
+}
+static void r_deliver(json_t *job) { add("deliver", NULL, NULL, job, NULL); }
+
+static const calls_out_ops ops = { r_push, r_close, r_pli, r_notify, r_record, r_read, r_deliver };
+
+calls_read *rec_take_read(void) {
+	calls_out_flush();
+	return g_queue_pop_head(&reads);
 }
 
-static const calls_out_ops ops = { r_push, r_close, r_pli, r_notify, r_record, r_read };
+json_t *rec_take_deliver(const char *type, const char *device) {
+	calls_out_flush();
+	for(guint i = 0; i < entries->len; i++) {
+		rec_entry *e = g_ptr_array_index(entries, i);
+		if(g_hash_table_contains(read_set, e) || strcmp(e->kind, "deliver") != 0)
+			continue;
+		const char *t = json_string_value(json_object_get(e->body, "type"));
+		const char *d = json_string_value(json_object_get(e->body, "device"));
+		if((type == NULL || !g_strcmp0(t, type)) && (device == NULL || !g_strcmp0(d, device))) {
+			g_hash_table_add(read_set, e);
+			return e->body;
+		}
+	}
+	return NULL;
+}
 
 static void entry_free(rec_entry *e) {
 	g_free(e->transaction);
@@ -68,6 +92,9 @@ void rec_install(gboolean events) {
 void rec_reset(void) {
 	calls_out_flush();
 	fail_offers = 0;
+	calls_read *r;
+	while((r = g_queue_pop_head(&reads)) != NULL)
+		calls_read_free(r);
 	g_ptr_array_set_size(entries, 0);
 	g_hash_table_remove_all(read_set);
 }

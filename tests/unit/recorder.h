@@ -10,7 +10,8 @@
 #include "calls_registry.h"
 
 typedef struct rec_entry {
-	const char *kind;          /* "push", "refused" (a push that failed), "close_pc", "pli", "notify" */
+	const char *kind;          /* "push", "refused" (a push that failed), "close_pc", "pli", "notify",
+	                            * "record", "read", "deliver" (a push job) */
 	calls_device *device;      /* not referenced: compare only */
 	char *transaction;
 	json_t *body;
@@ -29,6 +30,13 @@ rec_entry *rec_get(guint i);
 rec_entry *rec_take(calls_device *d, const char *what);
 /* Number of unread pushes to d. */
 guint rec_pending(calls_device *d);
+/* The oldest database read not taken yet, or NULL; the test answers it
+ * (ok, result, finish) and frees it. */
+struct calls_read *rec_take_read(void);
+/* The next unread push job (calls_out_deliver) of type to device (NULL:
+ * any), marked read; borrowed, NULL if none. */
+json_t *rec_take_deliver(const char *type, const char *device);
+
 /* Describes unread entries, for failure messages (g_free). */
 char *rec_dump(void);
 

@@ -10,6 +10,8 @@
 #include "calls_out.h"
 #include "calls_contacts.h"
 #include "calls_presence.h"
+#include "calls_push.h"
+#include "calls_store.h"
 #include "recorder.h"
 
 static calls_config cfg;
@@ -55,6 +57,7 @@ static void setup(gconstpointer data) {
 	calls_contacts_init(&cfg);
 	calls_identity_init(&cfg);
 	calls_dispatch_init(&cfg);
+	calls_push_init(&cfg, fake_real);
 	devices = g_ptr_array_new_with_free_func((GDestroyNotify)calls_device_unref);
 }
 
@@ -823,6 +826,235 @@ TEST(test_history_without_database) {
 	g_assert_cmpint(req(b, json_pack("{ssso}", "request", "history_delete", "call_ids", many), NULL), ==, 413);
 }
 
+/* ---- pushes ---- */
+
+/* A database and the given providers: calls read the callee's push
+ * registrations when they start ringing. */
+static void push_on(gboolean webhook, gboolean fcm, gboolean apns) {
+	g_free(cfg.conninfo);
+	cfg.conninfo = g_strdup("dbname=unit");
+	if(webhook) {
+		cfg.webhook_url = g_strdup("http://127.0.0.1:9/push");
+		cfg.webhook_secret = g_strdup("s");
+	}
+	if(fcm)
+		cfg.fcm_service_account = g_strdup("sa.json");
+	if(apns)
+		cfg.apns_key_file = g_strdup("key.p8");
+	calls_push_init(&cfg, fake_real);
+}
+
+static json_t *push_reg(const char *device, const char *platform, const char *token, gboolean voip) {
+	return json_pack("{sssssssb}", "device", device, "platform", platform, "token", token, "voip", voip);
+}
+
+/* Answers the oldest read, which must be the push registrations of user;
+ * regs NULL: the database did not answer. */
+static void answer_push_read(const char *user, json_t *regs) {
+	calls_read *r = rec_take_read();
+	g_assert_nonnull(r);
+	g_assert_cmpint(r->kind, ==, CALLS_READ_PUSH);
+	g_assert_cmpstr(r->user, ==, user);
+	r->ok = regs != NULL;
+	r->result = regs;
+	r->finish(r);
+	calls_read_free(r);
+	pump();
+}
+
+static json_t *expect_push_at(int line, const char *type, const char *device) {
+	json_t *job = rec_take_deliver(type, device);
+	if(job == NULL) {
+		char *dump = rec_dump();
+		g_error("line %d: expected a %s push to %s; sent:\n%s", line, type, device, dump);
+	}
+	return job;
+}
+#define expect_push(type, device) expect_push_at(__LINE__, (type), (device))
+
+static void expect_no_push(void) {
+	json_t *job = rec_take_deliver(NULL, NULL);
+	if(job != NULL) {
+		char *text = json_dumps(job, JSON_COMPACT);
+		g_error("expected no more pushes, got %s", text);
+	}
+}
+
+static const char *text_of(json_t *job, const char *name) {
+	return json_string_value(json_object_get(job, name));
+}
+
+TEST(test_push_offline_devices_ring_and_stop) {
+	push_on(TRUE, FALSE, FALSE);
+	calls_device *a = reg("alice", "a1");
+	calls_device *laptop = reg("bob", "laptop");
+	char *id = start_call(a, "bob", TRUE);
+	expect(laptop, "incoming_call");
+	expect(a, "ringing");
+	/* phone: a voip and an alert token; tablet: FCM (carried by the
+	 * webhook); laptop is online: never pushed. */
+	answer_push_read("bob", json_pack("[oooo]", push_reg("phone", "apns", "voip-1", TRUE),
+		push_reg("laptop", "webhook", "lap", FALSE), push_reg("phone", "apns", "alert-1", FALSE),
+		push_reg("tablet", "fcm", "fcm-1", FALSE)));
+	json_t *p = expect_push("incoming_call", "phone");
+	g_assert_cmpstr(text_of(p, "token"), ==, "voip-1");
+	g_assert_cmpstr(text_of(p, "call_id"), ==, id);
+	g_assert_cmpstr(text_of(p, "from"), ==, "alice");
+	g_assert_cmpstr(text_of(p, "to"), ==, "bob");
+	g_assert_true(json_is_true(json_object_get(p, "video")));
+	g_assert_cmpint(json_integer_value(json_object_get(p, "expires_at")), ==, real / G_USEC_PER_SEC + 30);
+	g_assert_cmpstr(text_of(expect_push("incoming_call", "tablet"), "token"), ==, "fcm-1");
+	expect_no_push();
+	/* A push alone is not ringing: the caller heard it once, for the laptop. */
+	expect_nothing(a);
+	g_assert_cmpint(call_req(a, "hangup", id, NULL), ==, 0);
+	expect_ended(laptop, "cancelled");
+	p = expect_push("call_ended", "phone");
+	g_assert_cmpstr(text_of(p, "token"), ==, "voip-1");
+	g_assert_cmpstr(text_of(p, "reason"), ==, "cancelled");
+	expect_push("call_ended", "tablet");
+	/* The callee missed it: the notice goes to the phone's alert token. */
+	p = expect_push("missed_call", "phone");
+	g_assert_cmpstr(text_of(p, "token"), ==, "alert-1");
+	g_assert_cmpint(json_integer_value(json_object_get(p, "expires_at")), ==, real / G_USEC_PER_SEC + 86400);
+	expect_push("missed_call", "tablet");
+	expect_no_push();
+	g_free(id);
+}
+
+TEST(test_push_woken_phone_answers) {
+	push_on(TRUE, FALSE, FALSE);
+	calls_device *a = reg("alice", "a1");
+	char *id = start_call(a, "bob", FALSE);
+	/* Nobody online: the caller waits for the registrations. */
+	expect_nothing(a);
+	answer_push_read("bob", json_pack("[oo]", push_reg("phone", "webhook", "w-phone", FALSE),
+		push_reg("tablet", "webhook", "w-tablet", FALSE)));
+	expect_push("incoming_call", "phone");
+	expect_push("incoming_call", "tablet");
+	expect_nothing(a);
+	/* The phone wakes and registers: it rings, and now the caller hears it. */
+	calls_device *phone = reg("bob", "phone");
+	expect(phone, "incoming_call");
+	expect(a, "ringing");
+	g_assert_cmpint(call_req(phone, "accept", id, sdp("answer", FALSE)), ==, 0);
+	expect(phone, "accepted");
+	expect(a, "accepted");
+	/* Only the tablet still rings. */
+	json_t *p = expect_push("call_ended", "tablet");
+	g_assert_cmpstr(text_of(p, "reason"), ==, "answered_elsewhere");
+	expect_no_push();
+	g_assert_cmpint(call_req(a, "hangup", id, NULL), ==, 0);
+	expect_no_push();
+	g_free(id);
+}
+
+TEST(test_push_unavailable) {
+	push_on(TRUE, FALSE, FALSE);
+	calls_device *a = reg("alice", "a1");
+	/* No registration: unavailable once that is known. */
+	char *id = start_call(a, "bob", FALSE);
+	expect_nothing(a);
+	answer_push_read("bob", json_array());
+	expect_ended(a, "unavailable");
+	g_free(id);
+	/* The database did not answer: the same. */
+	id = start_call(a, "bob", FALSE);
+	answer_push_read("bob", NULL);
+	expect_ended(a, "unavailable");
+	g_free(id);
+	/* ... but a callee online somewhere keeps ringing there. */
+	calls_device *b = reg("bob", "b1");
+	id = start_call(a, "bob", FALSE);
+	expect(b, "incoming_call");
+	expect(a, "ringing");
+	answer_push_read("bob", NULL);
+	expect_nothing(a);
+	expect_no_push();
+	g_free(id);
+}
+
+TEST(test_push_timeout_decline_and_late_answer) {
+	push_on(TRUE, FALSE, FALSE);
+	calls_device *a = reg("alice", "a1");
+	calls_device *b = reg("bob", "b1");
+	/* No answer: the phone's ring stops with "missed", and it is told it
+	 * missed the call. */
+	char *id = start_call(a, "bob", FALSE);
+	answer_push_read("bob", json_pack("[o]", push_reg("phone", "webhook", "w", FALSE)));
+	expect_push("incoming_call", "phone");
+	advance(30);
+	expect_ended(a, "no_answer");
+	g_assert_cmpstr(text_of(expect_push("call_ended", "phone"), "reason"), ==, "missed");
+	expect_push("missed_call", "phone");
+	expect_no_push();
+	g_free(id);
+	/* Declined on the online device: the phone stops, nothing was missed. */
+	id = start_call(a, "bob", FALSE);
+	answer_push_read("bob", json_pack("[o]", push_reg("phone", "webhook", "w", FALSE)));
+	expect_push("incoming_call", "phone");
+	g_assert_cmpint(call_req(b, "decline", id, NULL), ==, 0);
+	g_assert_cmpstr(text_of(expect_push("call_ended", "phone"), "reason"), ==, "declined_elsewhere");
+	expect_no_push();
+	g_free(id);
+	/* Cancelled before the registrations came: nothing is pushed. */
+	id = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(a, "hangup", id, NULL), ==, 0);
+	answer_push_read("bob", json_pack("[o]", push_reg("phone", "webhook", "w", FALSE)));
+	expect_no_push();
+	g_free(id);
+}
+
+TEST(test_push_platforms_and_pick) {
+	/* FCM configured, no webhook: APNs registrations cannot be delivered. */
+	push_on(FALSE, TRUE, FALSE);
+	g_assert_true(calls_push_deliverable("fcm"));
+	g_assert_false(calls_push_deliverable("apns"));
+	g_assert_false(calls_push_deliverable("webhook"));
+	g_assert_false(calls_push_deliverable("other"));
+	calls_device *a = reg("alice", "a1");
+	char *id = start_call(a, "bob", FALSE);
+	answer_push_read("bob", json_pack("[o]", push_reg("phone", "apns", "v", TRUE)));
+	expect_ended(a, "unavailable");
+	expect_no_push();
+	g_free(id);
+	push_on(FALSE, TRUE, TRUE);
+	/* The pick: a ring prefers voip, a notice prefers an alert token and
+	 * never uses an APNs voip one. */
+	json_t *regs = json_pack("[ooo]", push_reg("p", "apns", "alert", FALSE), push_reg("p", "apns", "voip", TRUE),
+		push_reg("p", "fcm", "f", FALSE));
+	g_assert_cmpstr(text_of(calls_push_pick(regs, "incoming_call"), "token"), ==, "voip");
+	g_assert_cmpstr(text_of(calls_push_pick(regs, "call_ended"), "token"), ==, "voip");
+	g_assert_cmpstr(text_of(calls_push_pick(regs, "missed_call"), "token"), ==, "alert");
+	json_decref(regs);
+	regs = json_pack("[o]", push_reg("p", "apns", "voip", TRUE));
+	g_assert_null(calls_push_pick(regs, "missed_call"));
+	g_assert_cmpstr(text_of(calls_push_pick(regs, "incoming_call"), "token"), ==, "voip");
+	json_decref(regs);
+	/* Without voip tokens the most recent registration carries everything. */
+	regs = json_pack("[oo]", push_reg("p", "fcm", "new", FALSE), push_reg("p", "fcm", "old", FALSE));
+	g_assert_cmpstr(text_of(calls_push_pick(regs, "incoming_call"), "token"), ==, "new");
+	g_assert_cmpstr(text_of(calls_push_pick(regs, "missed_call"), "token"), ==, "new");
+	json_decref(regs);
+	/* An FCM voip registration may carry a notice (no PushKit rule there). */
+	regs = json_pack("[o]", push_reg("p", "fcm", "fv", TRUE));
+	g_assert_cmpstr(text_of(calls_push_pick(regs, "missed_call"), "token"), ==, "fv");
+	json_decref(regs);
+}
+
+TEST(test_push_off_without_database) {
+	/* A provider but no database: no read, unavailable at once as before. */
+	cfg.webhook_url = g_strdup("http://127.0.0.1:9/push");
+	cfg.webhook_secret = g_strdup("s");
+	calls_push_init(&cfg, fake_real);
+	g_assert_false(calls_push_on());
+	calls_device *a = reg("alice", "a1");
+	char *id = start_call(a, "bob", FALSE);
+	expect_ended(a, "unavailable");
+	g_assert_null(rec_take_read());
+	g_free(id);
+}
+
 int main(int argc, char **argv) {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/call/ring-every-device-and-answer", test_ring_every_device_and_answer);
@@ -854,5 +1086,11 @@ int main(int argc, char **argv) {
 	g_test_add_func("/call/records-busy-and-failed", test_records_busy_and_failed);
 	g_test_add_func("/call/records-presence", test_records_presence);
 	g_test_add_func("/call/history-without-database", test_history_without_database);
+	g_test_add_func("/call/push-offline-devices-ring-and-stop", test_push_offline_devices_ring_and_stop);
+	g_test_add_func("/call/push-woken-phone-answers", test_push_woken_phone_answers);
+	g_test_add_func("/call/push-unavailable", test_push_unavailable);
+	g_test_add_func("/call/push-timeout-decline-and-late-answer", test_push_timeout_decline_and_late_answer);
+	g_test_add_func("/call/push-platforms-and-pick", test_push_platforms_and_pick);
+	g_test_add_func("/call/push-off-without-database", test_push_off_without_database);
 	return g_test_run();
 }
