@@ -59,13 +59,15 @@ json_t *calls_push_fields(json_t *job, gint64 now_s, gboolean strings) {
 		json_t *v = json_object_get(job, names[i]);
 		if(v == NULL || json_is_null(v))
 			continue;
+		/* FCM reserves "from" in data messages (it is the sender there). */
+		const char *name = (strings && !strcmp(names[i], "from")) ? "caller" : names[i];
 		if(!strings || json_is_string(v)) {
-			json_object_set(out, names[i], v);
+			json_object_set(out, name, v);
 		} else if(json_is_boolean(v)) {
-			json_object_set_new(out, names[i], json_string(json_is_true(v) ? "true" : "false"));
+			json_object_set_new(out, name, json_string(json_is_true(v) ? "true" : "false"));
 		} else {
 			char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-			json_object_set_new(out, names[i], json_string(text));
+			json_object_set_new(out, name, json_string(text));
 			free(text);
 		}
 	}

@@ -46,7 +46,8 @@ const char *calls_push_verdict_name(calls_push_verdict v);
 typedef calls_push_verdict (*calls_push_judge)(long status, const char *body, gsize len, char **detail);
 
 /* The job's fields every provider forwards, as the webhook names them, with
- * sent_at; strings is TRUE for FCM, whose data values must be strings. */
+ * sent_at; strings is TRUE for FCM, whose data values must be strings and
+ * where "from" is reserved: it is called "caller" there. */
 json_t *calls_push_fields(json_t *job, gint64 now_s, gboolean strings);
 
 /* Statuses every provider treats alike: 408, 429 and 5xx, and no answer,

@@ -39,6 +39,11 @@
 #define MAX_REPLY 65536
 /* How long a stop waits for queued pushes at most. */
 #define STOP_WAIT_MS 5000
+/* A token found dead is not pushed to again for this long (the rest of the
+ * call's pushes, and calls that read the registration before it was
+ * deleted); at most this many are remembered. */
+#define DEAD_FOR (G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
+#define MAX_DEAD 10000
 
 typedef enum route_id { ROUTE_WEBHOOK, ROUTE_FCM, ROUTE_APNS, ROUTES } route_id;
 static const char *const route_names[ROUTES] = {"webhook", "fcm", "apns"};
@@ -75,6 +80,7 @@ static volatile gint sent, failed, pending;
 
 /* thread-owned */
 static GHashTable *lanes;        /* lane -> GQueue of pjob* (head first) */
+static GHashTable *dead;         /* "<platform>/<token>" -> monotonic time found dead */
 static GQueue route_queue[ROUTES];
 static int in_flight[ROUTES];
 static GList *timers;            /* pjob*, earliest due first */
@@ -125,9 +131,46 @@ static void forget_registration(pjob *j) {
 	json_decref(doc);
 }
 
+static char *dead_key(pjob *j) {
+	return g_strdup_printf("%s/%s", job_text(j, "platform"), job_text(j, "token"));
+}
+
+static void remember_dead(pjob *j) {
+	gint64 now = g_get_monotonic_time();
+	if(g_hash_table_size(dead) >= MAX_DEAD) {
+		GHashTableIter it;
+		gpointer value;
+		g_hash_table_iter_init(&it, dead);
+		while(g_hash_table_iter_next(&it, NULL, &value)) {
+			if(now - *(gint64 *)value > DEAD_FOR || g_hash_table_size(dead) >= MAX_DEAD)
+				g_hash_table_iter_remove(&it);
+		}
+	}
+	gint64 *at = g_new(gint64, 1);
+	*at = now;
+	g_hash_table_insert(dead, dead_key(j), at);
+}
+
+static gboolean known_dead(pjob *j) {
+	char *key = dead_key(j);
+	gint64 *at = g_hash_table_lookup(dead, key);
+	gboolean yes = at != NULL && g_get_monotonic_time() - *at <= DEAD_FOR;
+	if(at != NULL && !yes)
+		g_hash_table_remove(dead, key);
+	g_free(key);
+	return yes;
+}
+
+/* How a job ends: delivered, given up, or not worth sending any more
+ * (counted nowhere: its failure was counted already). */
+typedef enum outcome { SENT, FAILED, DROPPED } outcome;
+
 /* j leaves its lane; the next push of the lane starts. */
-static void finish(pjob *j, gboolean ok, const char *detail) {
-	if(ok) {
+static void finish(pjob *j, outcome how, const char *detail) {
+	if(how == DROPPED) {
+		JANUS_LOG(LOG_VERB, "[calls] push %s of call %s to %s not sent: %s\n",
+			job_text(j, "type"), job_text(j, "call_id"), job_text(j, "device"), detail);
+	} else if(how == SENT) {
 		g_atomic_int_inc(&sent);
 		JANUS_LOG(LOG_VERB, "[calls] push %s of call %s to %s (%s): delivered after %d attempt(s)\n",
 			job_text(j, "type"), job_text(j, "call_id"), job_text(j, "device"), route_names[j->route], j->attempts);
@@ -251,8 +294,13 @@ static void add_timer(pjob *j, gint64 due) {
 
 /* Sends j now if a slot of its route is free, else queues it there. */
 static void start_job(pjob *j) {
+	if(known_dead(j)) {
+		/* Counted as failed once, when it was found dead. */
+		finish(j, DROPPED, "its token is dead");
+		return;
+	}
 	if(now_s() > json_integer_value(json_object_get(j->job, "expires_at"))) {
-		finish(j, FALSE, "expired before it could be sent");
+		finish(j, FAILED, "expired before it could be sent");
 		return;
 	}
 	if(in_flight[j->route] >= config->push_max_in_flight) {
@@ -289,7 +337,7 @@ static void start_job(pjob *j) {
 	}
 	xfer *x = req ? transfer(req, j, NULL) : NULL;
 	if(x == NULL) {
-		finish(j, FALSE, "the request could not be made");
+		finish(j, FAILED, "the request could not be made");
 		return;
 	}
 	j->attempts++;
@@ -311,14 +359,14 @@ static gint64 backoff_us(int attempts, gint64 retry_after_s) {
  * still be in time. */
 static void retry(pjob *j, gint64 retry_after_s, gboolean at_once, const char *detail) {
 	if(j->attempts > config->push_retries) {
-		finish(j, FALSE, detail);
+		finish(j, FAILED, detail);
 		return;
 	}
 	gint64 wait = at_once ? 0 : backoff_us(j->attempts, retry_after_s);
 	gint64 expires = json_integer_value(json_object_get(j->job, "expires_at"));
 	if(g_get_real_time() + wait > expires * G_USEC_PER_SEC) {
 		char *why = g_strdup_printf("%s; the next attempt would be after it expires", detail);
-		finish(j, FALSE, why);
+		finish(j, FAILED, why);
 		g_free(why);
 		return;
 	}
@@ -385,16 +433,17 @@ static void transfer_done(xfer *x, CURLcode result) {
 	xfer_free(x);
 	switch(v) {
 		case CALLS_PUSH_DELIVERED:
-			finish(j, TRUE, NULL);
+			finish(j, SENT, NULL);
 			break;
 		case CALLS_PUSH_GONE:
 			JANUS_LOG(LOG_INFO, "[calls] push: %s registration of %s/%s is dead (%s): deleting it\n",
 				job_text(j, "platform"), job_text(j, "to"), job_text(j, "device"), detail);
 			forget_registration(j);
-			finish(j, FALSE, detail);
+			remember_dead(j);
+			finish(j, FAILED, detail);
 			break;
 		case CALLS_PUSH_REJECTED:
-			finish(j, FALSE, detail);
+			finish(j, FAILED, detail);
 			break;
 		case CALLS_PUSH_REAUTH:
 			/* Our credential, not the push: renew it and go again at once. */
@@ -444,9 +493,10 @@ static void admit(json_t *job) {
 	j->route = route_of(job_text(j, "platform"));
 	j->place = IN_LANE;
 	if(!configured[j->route]) {
-		finish(j, FALSE, "no provider is configured for it");
+		finish(j, FAILED, "no provider is configured for it");
 		return;
 	}
+
 	GQueue *lane = g_hash_table_lookup(lanes, j->lane);
 	if(lane == NULL) {
 		lane = g_queue_new();
@@ -575,6 +625,9 @@ static void drop_everything(void) {
 	g_list_free(timers);
 	timers = NULL;
 	g_queue_clear(&fcm_waiting);
+	if(dead != NULL)
+		g_hash_table_destroy(dead);
+	dead = NULL;
 }
 
 static void release(void) {
@@ -657,6 +710,7 @@ int calls_pushd_start(const calls_config *cfg, char **why) {
 	}
 	incoming = g_async_queue_new_full((GDestroyNotify)json_decref);
 	lanes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_queue_free);
+	dead = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	multi = curl_multi_init();
 	curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->push_max_in_flight);

@@ -77,11 +77,14 @@ VARIANTS = {
     "presence": {"general": {"rate_limit": 1000, "presence_window_ms": 300, "max_subscriptions": 150,
                              "max_contacts": 6}},
     "presence_nodb": {"general": {"rate_limit": 1000, "presence_window_ms": 0}},
+    # push to the local stand-ins of tests/lib/push_servers.py (the `push`
+    # group is filled in by Pool.get, with the stand-ins' keys and ports)
+    "push": {"general": {"rate_limit": 1000, "ring_timeout": 8}},
 }
 EVENT_VARIANTS = {"events", "events_off"}
 # Variants with call history in the session's PostgreSQL. DB_TIMEOUT_MS is
 # database.timeout_ms: a query unanswered that long means "unreachable".
-DB_VARIANTS = {"history", "history_short", "history_nowait", "presence"}
+DB_VARIANTS = {"history", "history_short", "history_nowait", "presence", "push"}
 DB_TIMEOUT_MS = 2000
 ORDER = list(VARIANTS)
 
@@ -191,6 +194,8 @@ class Pool:
             self.sink = EventSink(EVENTS_PORT)
         self.janus = JanusInstance(plugin_conf=conf,
                                    event_backend=self.sink.url if self.sink else None)
+        if name == "push":
+            self.janus.plugin_conf["push"] = push_stack().plugin_conf()
         if name in DB_VARIANTS:
             # The spool lives with this Janus's configuration, so that a
             # restart of the same JanusInstance finds it again.
@@ -215,6 +220,78 @@ class Pool:
         self.janus = None
         self.sink = None
         self.name = None
+
+
+# ------------------------------------------------------------ push stand-ins
+
+PUSH_PORTS = {"webhook": 8291, "fcm": 8292, "apns": 8293}
+WEBHOOK_SECRET = "webhook-test-secret"
+APNS_KEY_ID, APNS_TEAM_ID, APNS_BUNDLE = "KEY1234567", "TEAM123456", "org.example.calls"
+PUSH_TIMEOUT_MS = 8000
+PUSH_RETRIES = 2
+
+
+class PushStack:
+    """The webhook, FCM and APNs stand-ins on fixed loopback ports, and the
+    keys the plugin signs with, for the whole session (Janus is configured
+    once per variant). Tests clear what they set: see reset()."""
+
+    def __init__(self):
+        import push_servers
+        self.workdir = tempfile.mkdtemp(prefix="calls-push-")
+        self.webhook = push_servers.WebhookServer(WEBHOOK_SECRET, port=PUSH_PORTS["webhook"])
+        self.fcm = push_servers.FcmServer(None, "push@calls-test.iam.gserviceaccount.com", "calls-test",
+                                          port=PUSH_PORTS["fcm"])
+        self.service_account, pub = push_servers.make_service_account(
+            self.workdir, self.fcm.token_url, project_id="calls-test",
+            client_email="push@calls-test.iam.gserviceaccount.com")
+        self.fcm.public_key_pem = pub
+        self.apns_key, apns_pub = push_servers.make_apns_key(self.workdir)
+        self.apns = push_servers.ApnsServer(apns_pub, APNS_TEAM_ID, APNS_KEY_ID, APNS_BUNDLE,
+                                            port=PUSH_PORTS["apns"], workdir=self.workdir)
+
+    def plugin_conf(self):
+        return {"webhook_url": self.webhook.url, "webhook_secret": WEBHOOK_SECRET,
+                "timeout_ms": PUSH_TIMEOUT_MS, "push_retries": PUSH_RETRIES, "ca_file": self.apns.ca_file,
+                "fcm": {"service_account": self.service_account, "base_url": self.fcm.base_url},
+                "apns": {"key_file": self.apns_key, "key_id": APNS_KEY_ID, "team_id": APNS_TEAM_ID,
+                         "bundle_id": APNS_BUNDLE, "base_url": self.apns.base_url}}
+
+    def reset(self):
+        for server in (self.webhook, self.fcm, self.apns):
+            server.respond.clear()
+            server.fail_times.clear()
+            server.delay = 0
+            server.clear()
+
+    def close(self):
+        for server in (self.webhook, self.fcm, self.apns):
+            server.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+_push_stack = None
+
+
+def push_stack():
+    global _push_stack
+    if _push_stack is None:
+        _push_stack = PushStack()
+    return _push_stack
+
+
+@pytest.fixture
+def push():
+    """The push stand-ins, cleared before and after the test."""
+    stack = push_stack()
+    stack.reset()
+    yield stack
+    stack.reset()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _push_stack is not None:
+        _push_stack.close()
 
 
 def calls_client_merge(base, over):

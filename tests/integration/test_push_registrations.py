@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.janus("history")
+pytestmark = pytest.mark.janus("push")
 
 
 async def rows(db, user):
