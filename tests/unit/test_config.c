@@ -52,7 +52,6 @@ static void test_values(void) {
 	set_ok(&c, "turn", "turn_uris", "");
 	g_assert_cmpuint(g_strv_length(c.turn_uris), ==, 0);
 	/* groups of other features or versions are not ours to judge */
-	set_ok(&c, "push", "webhook_url", "http://127.0.0.1:1/");
 	set_ok(&c, "someday", "anything", "x");
 	set_bad(&c, "general", "auth", "basic", "general.auth");
 	set_bad(&c, "general", "ring_timeout", "0", "ring_timeout");
@@ -61,6 +60,58 @@ static void test_values(void) {
 	set_bad(&c, "general", "call_waiting", "maybe", "true or false");
 	set_bad(&c, "general", "colour", "blue", "unknown setting general.colour");
 	set_bad(&c, "turn", "turn_ttl", "5", "turn_ttl");
+	calls_config_clear(&c);
+}
+
+static void test_push(void) {
+	calls_config c;
+	char *why = NULL;
+	calls_config_defaults(&c);
+	g_assert_cmpint(c.push_timeout_ms, ==, 5000);
+	g_assert_cmpint(c.push_retries, ==, 3);
+	g_assert_cmpint(c.push_max_in_flight, ==, 256);
+	g_assert_cmpstr(c.fcm_base_url, ==, "https://fcm.googleapis.com");
+	g_assert_cmpstr(c.apns_base_url, ==, "https://api.push.apple.com");
+	g_assert_null(c.webhook_url);
+	set_ok(&c, "general", "jwt_secret", "k");
+	/* the webhook URL is kept as written; base URLs lose a trailing slash */
+	set_ok(&c, "push", "webhook_url", "http://127.0.0.1:1/hook/");
+	g_assert_cmpstr(c.webhook_url, ==, "http://127.0.0.1:1/hook/");
+	set_ok(&c, "push.fcm", "base_url", "http://127.0.0.1:2/");
+	g_assert_cmpstr(c.fcm_base_url, ==, "http://127.0.0.1:2");
+	set_ok(&c, "push.apns", "base_url", "https://127.0.0.1:3");
+	set_ok(&c, "push", "push_retries", "0");
+	g_assert_cmpint(c.push_retries, ==, 0);
+	set_ok(&c, "push", "max_in_flight", "1000");
+	g_assert_cmpint(c.push_max_in_flight, ==, 1000);
+	set_bad(&c, "push", "webhook_url", "ftp://x", "http:// or https://");
+	set_bad(&c, "push", "timeout_ms", "50", "push.timeout_ms");
+	set_bad(&c, "push", "push_retries", "21", "push.push_retries");
+	set_bad(&c, "push", "max_in_flight", "0", "push.max_in_flight");
+	set_bad(&c, "push.fcm", "key", "x", "unknown setting push.fcm.key");
+	set_bad(&c, "push.apns", "topic", "x", "unknown setting push.apns.topic");
+	/* every webhook is signed */
+	g_assert_cmpint(calls_config_check(&c, &why), ==, -1);
+	g_assert_nonnull(strstr(why, "push.webhook_secret"));
+	g_free(why);
+	why = NULL;
+	set_ok(&c, "push", "webhook_secret", "s");
+	g_assert_cmpint(calls_config_check(&c, &why), ==, 0);
+	/* APNs token auth needs the key's id, the team and the app */
+	set_ok(&c, "push.apns", "key_file", "AuthKey.p8");
+	set_ok(&c, "push.apns", "key_id", "KEY");
+	g_assert_cmpint(calls_config_check(&c, &why), ==, -1);
+	g_assert_nonnull(strstr(why, "push.apns"));
+	g_free(why);
+	why = NULL;
+	set_ok(&c, "push.apns", "team_id", "TEAM");
+	set_ok(&c, "push.apns", "bundle_id", "org.example");
+	g_assert_cmpint(calls_config_check(&c, &why), ==, 0);
+	/* an emptied base URL is an error, not a silent default */
+	set_ok(&c, "push.fcm", "base_url", "");
+	g_assert_cmpint(calls_config_check(&c, &why), ==, -1);
+	g_assert_nonnull(strstr(why, "push.fcm.base_url"));
+	g_free(why);
 	calls_config_clear(&c);
 }
 
@@ -89,5 +140,6 @@ int main(int argc, char **argv) {
 	g_test_add_func("/config/defaults", test_defaults);
 	g_test_add_func("/config/values", test_values);
 	g_test_add_func("/config/check", test_check);
+	g_test_add_func("/config/push", test_push);
 	return g_test_run();
 }
