@@ -9,23 +9,44 @@
 #include <openssl/bio.h>
 #include <openssl/ecdsa.h>
 #include <openssl/hmac.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 
 #include "calls_auth.h"
 #include "calls_jws.h"
 
+/* Keys are never encrypted here. Without a callback OpenSSL would ask for
+ * a passphrase on the terminal (or read stdin), and Janus would hang at
+ * start on an encrypted key file. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u) {
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return 0;
+}
+
+/* P-256 only: other 256-bit curves (secp256k1, brainpool) are not ES256. */
+static gboolean p256(EVP_PKEY *key) {
+	char group[64] = "";
+	size_t len = 0;
+	return EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &len) == 1 &&
+		(!strcmp(group, "prime256v1") || !strcmp(group, "P-256"));
+}
+
 EVP_PKEY *calls_jws_key(const char *pem, char **why) {
 	BIO *bio = BIO_new_mem_buf(pem, -1);
-	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
 	BIO_free(bio);
 	if(key == NULL) {
-		*why = g_strdup("not a PEM private key");
+		*why = g_strdup(strstr(pem, "ENCRYPTED") != NULL ? "an encrypted key: it must not have a passphrase"
+		: "not a PEM private key");
 		return NULL;
 	}
 	int type = EVP_PKEY_get_base_id(key);
 	if(type == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) >= 2048)
 		return key;
-	if(type == EVP_PKEY_EC && EVP_PKEY_get_bits(key) == 256)
+	if(type == EVP_PKEY_EC && p256(key))
 		return key;
 	*why = g_strdup("the key must be RSA (2048 bits or more) or EC P-256");
 	EVP_PKEY_free(key);

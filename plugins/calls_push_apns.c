@@ -30,8 +30,11 @@ static json_t *alert_of(json_t *job) {
 	gboolean video = json_is_true(json_object_get(job, "video"));
 	const char *what = is_type(job, "missed_call") ? (video ? "Missed video call" : "Missed voice call")
 		: (video ? "Incoming video call" : "Incoming voice call");
-	return json_pack("{s{sOss}ss}", "alert", "title", json_object_get(job, "display"), "body", what,
-		"sound", "default");
+	/* A caller without a display name is shown by its user id. */
+	json_t *title = json_object_get(job, "display");
+	if(!json_is_string(title))
+		title = json_object_get(job, "from");
+	return json_pack("{s{sOss}ss}", "alert", "title", title, "body", what, "sound", "default");
 }
 
 calls_push_req *calls_apns_request(const char *base_url, const char *bundle_id, const char *provider_token,

@@ -157,8 +157,14 @@ calls_push_verdict calls_fcm_judge(long status, const char *body, gsize len, cha
 	const char *rpc = json_string_value(json_object_get(json_object_get(doc, "error"), "status"));
 	*detail = status ? g_strdup_printf("HTTP %ld %s", status, code ? code : rpc ? rpc : "") : g_strdup("no answer");
 	calls_push_verdict v;
-	if(code != NULL && !strcmp(code, "UNREGISTERED"))
+	if(status == 0)
+		v = CALLS_PUSH_RETRY;
+	else if(code != NULL && !strcmp(code, "UNREGISTERED"))
 		v = CALLS_PUSH_GONE;
+	else if(status == 401 && code != NULL && !strcmp(code, "THIRD_PARTY_AUTH_ERROR"))
+		/* Firebase's own credentials for APNs or web push are wrong, not
+		 * our access token: renewing it would not help. */
+		v = CALLS_PUSH_REJECTED;
 	else if(status == 401)
 		v = CALLS_PUSH_REAUTH;
 	else

@@ -37,7 +37,9 @@ calls_push_req *calls_fcm_request(const char *base_url, const char *project_id, 
 	json_t *job, gint64 now_s);
 
 /* 200 delivered; UNREGISTERED (404, or 400 on older API paths) gone; 401
- * reauth; 429, 5xx and no answer retry; anything else rejected. */
+ * reauth (but THIRD_PARTY_AUTH_ERROR, a 401 about Firebase's own APNs or
+ * web push credentials, rejected); 429, 5xx and no answer retry; anything
+ * else rejected. */
 calls_push_verdict calls_fcm_judge(long status, const char *body, gsize len, char **detail);
 
 #endif

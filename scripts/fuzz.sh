@@ -1,6 +1,7 @@
 #!/bin/sh
 # Fuzzes the parsers of outside input with libFuzzer (clang, ASan, UBSan):
-# request scripts through the dispatcher and call state machine, and JWTs.
+# request scripts through the dispatcher and call state machine, JWTs, and
+# push providers' replies and service-account key files.
 # Usage: scripts/fuzz.sh [seconds per target, default 60]. New inputs that
 # reach new code are kept in .state/fuzz/<target>; crashes are written there
 # too and make the script fail. Seeds: tests/fuzz/corpus/<target>.
@@ -17,10 +18,12 @@ $top/plugins/calls_request.c $top/plugins/calls_out.c $top/plugins/calls_registr
 $top/plugins/calls_relay.c $top/plugins/calls_call.c $top/plugins/calls_identity.c \
 $top/plugins/calls_dispatch.c $top/plugins/calls_record.c $top/plugins/calls_history.c \
 $top/plugins/calls_store.c $top/plugins/calls_spool.c $top/plugins/calls_presence.c \
-$top/plugins/calls_contacts.c $top/plugins/calls_push.c $out/calls_migrations.c \
+$top/plugins/calls_contacts.c $top/plugins/calls_push.c $top/plugins/calls_jws.c \
+$top/plugins/calls_push_provider.c $top/plugins/calls_push_fcm.c $top/plugins/calls_push_apns.c \
+$out/calls_migrations.c \
 $top/tests/unit/janus_stubs.c $top/tests/unit/recorder.c"
 (cd "$top" && sh plugins/gen-migrations.sh sql/[0-9]*.sql) > "$out/calls_migrations.c"
-for target in request jwt; do
+for target in request jwt push_reply; do
 	clang $flags -o "$out/fuzz_$target" "$top/tests/fuzz/fuzz_$target.c" $core $libs
 	mkdir -p "$out/$target"
 	echo "== fuzzing $target for ${secs}s"

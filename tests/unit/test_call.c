@@ -833,14 +833,14 @@ TEST(test_history_without_database) {
 static void push_on(gboolean webhook, gboolean fcm, gboolean apns) {
 	g_free(cfg.conninfo);
 	cfg.conninfo = g_strdup("dbname=unit");
-	if(webhook) {
-		cfg.webhook_url = g_strdup("http://127.0.0.1:9/push");
-		cfg.webhook_secret = g_strdup("s");
-	}
-	if(fcm)
-		cfg.fcm_service_account = g_strdup("sa.json");
-	if(apns)
-		cfg.apns_key_file = g_strdup("key.p8");
+	g_free(cfg.webhook_url);
+	g_free(cfg.webhook_secret);
+	g_free(cfg.fcm_service_account);
+	g_free(cfg.apns_key_file);
+	cfg.webhook_url = webhook ? g_strdup("http://127.0.0.1:9/push") : NULL;
+	cfg.webhook_secret = webhook ? g_strdup("s") : NULL;
+	cfg.fcm_service_account = fcm ? g_strdup("sa.json") : NULL;
+	cfg.apns_key_file = apns ? g_strdup("key.p8") : NULL;
 	calls_push_init(&cfg, fake_real);
 }
 
