@@ -319,7 +319,10 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 		/* Phones woken for it stop ringing; the callee missed it unless
 		 * it declined (the same rule as its history outcome). */
 		gboolean missed = !strcmp(calls_outcome(FALSE, FALSE, reason, c->declined), "missed");
-		calls_push_ring_over(c, NULL, ring_reason ? ring_reason : reason, missed);
+		/* A woken phone that declined knows it stopped ringing. */
+		const char *decliner = (by != NULL && by->user != NULL && !strcmp(by->user->id, c->callee_user)) ?
+			by->device_id : NULL;
+		calls_push_ring_over(c, decliner, ring_reason ? ring_reason : reason, missed);
 	}
 	calls_presence_touch(c->caller_user);
 	calls_presence_touch(c->callee_user);

@@ -177,7 +177,7 @@ guint calls_push_ring(calls_call *c, json_t *regs) {
 	return n;
 }
 
-void calls_push_ring_over(calls_call *c, const char *answered, const char *reason, gboolean missed) {
+void calls_push_ring_over(calls_call *c, const char *except, const char *reason, gboolean missed) {
 	if(c->pushed == NULL)
 		return;
 	gint64 now = real_now() / G_USEC_PER_SEC;
@@ -185,7 +185,7 @@ void calls_push_ring_over(calls_call *c, const char *answered, const char *reaso
 	json_t *p;
 	json_array_foreach(c->pushed, i, p) {
 		const char *device = json_string_value(json_object_get(p, "device"));
-		if(answered != NULL && !strcmp(device, answered))
+		if(except != NULL && !strcmp(device, except))
 			continue;
 		json_t *regs = json_object_get(p, "regs");
 		json_t *pick = calls_push_pick(regs, "call_ended");

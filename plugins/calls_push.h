@@ -52,9 +52,9 @@ void calls_push_lookup(calls_call *c);
  * online and remembers it in c; returns how many devices. */
 guint calls_push_ring(calls_call *c, json_t *regs);
 /* c stops ringing. Every device sent incoming_call gets call_ended, except
- * answered (the device id that took the call, or NULL); with missed, also
+ * except (the device id that answered or declined, or NULL); with missed, also
  * missed_call. reason is the one a ringing device hears in `ended`. Each at
  * most once: c forgets the devices. */
-void calls_push_ring_over(calls_call *c, const char *answered, const char *reason, gboolean missed);
+void calls_push_ring_over(calls_call *c, const char *except, const char *reason, gboolean missed);
 
 #endif

@@ -949,6 +949,40 @@ TEST(test_push_woken_phone_answers) {
 	g_free(id);
 }
 
+TEST(test_push_woken_phone_declines) {
+	push_on(TRUE, FALSE, FALSE);
+	calls_device *a = reg("alice", "a1");
+	/* The caller's device id is the same as the callee's phone: only the
+	 * user and device together name a device. */
+	calls_device *a2 = reg("alice", "phone");
+	(void)a2;
+	char *id = start_call(a, "bob", FALSE);
+	answer_push_read("bob", json_pack("[oo]", push_reg("phone", "webhook", "w-phone", FALSE),
+		push_reg("tablet", "webhook", "w-tablet", FALSE)));
+	expect_push("incoming_call", "phone");
+	expect_push("incoming_call", "tablet");
+	calls_device *phone = reg("bob", "phone");
+	expect(phone, "incoming_call");
+	g_assert_cmpint(call_req(phone, "decline", id, NULL), ==, 0);
+	expect_ended(a, "declined");
+	/* The phone declined: it knows; the tablet still rings and is told. */
+	g_assert_cmpstr(text_of(expect_push("call_ended", "tablet"), "reason"), ==, "declined_elsewhere");
+	expect_no_push();
+	g_free(id);
+	/* The caller cancels: every pushed device is told, whatever the
+	 * caller's own device id. */
+	id = start_call(a2, "bob", FALSE);
+	answer_push_read("bob", json_pack("[oo]", push_reg("phone", "webhook", "w-phone", FALSE),
+		push_reg("tablet", "webhook", "w-tablet", FALSE)));
+	expect_push("incoming_call", "tablet");
+	expect_no_push();
+	g_assert_cmpint(call_req(a2, "hangup", id, NULL), ==, 0);
+	expect_push("call_ended", "tablet");
+	expect_push("missed_call", "tablet");
+	expect_no_push();
+	g_free(id);
+}
+
 TEST(test_push_unavailable) {
 	push_on(TRUE, FALSE, FALSE);
 	calls_device *a = reg("alice", "a1");
@@ -1088,6 +1122,7 @@ int main(int argc, char **argv) {
 	g_test_add_func("/call/history-without-database", test_history_without_database);
 	g_test_add_func("/call/push-offline-devices-ring-and-stop", test_push_offline_devices_ring_and_stop);
 	g_test_add_func("/call/push-woken-phone-answers", test_push_woken_phone_answers);
+	g_test_add_func("/call/push-woken-phone-declines", test_push_woken_phone_declines);
 	g_test_add_func("/call/push-unavailable", test_push_unavailable);
 	g_test_add_func("/call/push-timeout-decline-and-late-answer", test_push_timeout_decline_and_late_answer);
 	g_test_add_func("/call/push-platforms-and-pick", test_push_platforms_and_pick);
