@@ -17,39 +17,30 @@ Runs inside the private network namespace of tests/lib/with-netns.sh:
 Prints one table per part. Everything it starts it stops.
 """
 
-import argparse
 import asyncio
 import json
 import os
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+import benchlib
+from benchlib import HERE, admin_stats, arguments, begin, env_int, finish, log, pct, plugin_conf, postgres
+import calls_client
+from calls_client import JanusConnection, AdminClient, Device
+from janus_instance import JanusInstance
+from pg_instance import PgCluster, PG_BIN, PgError
 
-from pg_instance import PgCluster, PG_BIN, PgError  # noqa: E402
-from janus_instance import JanusInstance  # noqa: E402
-import calls_client  # noqa: E402
-import benchlib  # noqa: E402
-from benchlib import env_int, log, pct  # noqa: E402
-from calls_client import JanusConnection, AdminClient, Device  # noqa: E402
-
-ADMIN_KEY = "bench-admin-key"
 LOAD_MARK = "bench-loaded"
 
 
 # ---------------------------------------------------------------- numbers and tables
 
 def ms(v):
-    return "%.2f" % (v * 1000.0) if v == v else "-"
+    return benchlib.ms(v, 2)
 
 
 def table(title, header, rows, note=None):
@@ -537,15 +528,10 @@ async def timed_register(conn, user, device):
     return dt, r.data.get("missed_calls")
 
 
-async def admin_stats(admin):
-    r = await admin.message_plugin({"request": "stats", "admin_key": ADMIN_KEY})
-    return r or {}
-
-
 async def wait_store_idle(admin, timeout=300):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        s = await admin_stats(admin)
+        s = await admin_stats(admin, timeout=5)
         if s.get("store_queue") == 0 and s.get("spooled") == 0:
             return time.monotonic() - t0
         await asyncio.sleep(0.1)
@@ -611,7 +597,7 @@ async def part_signal(pg, janus, users_all, n_calls, n_first, timeout_ms, result
         first_calls = await calls(n_first)
         frozen_calls = await calls(n_calls)
         frozen_regs = await registers(n_calls)
-        stats_frozen = await admin_stats(admin)
+        stats_frozen = await admin_stats(admin, timeout=5)
     finally:
         pg.c.thaw()
     frozen_for = time.monotonic() - t_freeze
@@ -799,9 +785,7 @@ def part_store(pg, store_bench, work, records, spool_records, timeout_ms, n_user
 # ---------------------------------------------------------------- main
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--work", required=True)
-    ap.add_argument("--plugin-dir", required=True)
+    ap = arguments()
     ap.add_argument("--store-bench", required=True)
     ap.add_argument("--tree", required=True, help="the built tree (its sql/ matches the plugin)")
     a = ap.parse_args()
@@ -819,56 +803,37 @@ def main():
     pg_dir = os.environ.get("BENCH_PG_DIR") or os.path.join(a.work, "pg")
 
     results = {"tables": [], "problems": []}
-    started = time.time()
-    print("janus-calls call history benchmark, %s, %d CPUs, commit %s" % (
-        time.strftime("%Y-%m-%d %H:%M %Z"), os.cpu_count(), os.environ.get("BENCH_COMMIT", "?")), flush=True)
-    print("BENCH_CALLS=%d BENCH_USERS=%d BENCH_REQUESTS=%d BENCH_STORE_RECORDS=%d BENCH_SIGNAL_CALLS=%d "
-          "BENCH_DB_TIMEOUT_MS=%d parts=%s" % (n_calls, n_users, n_req, store_records, sig_calls, timeout_ms,
-                                               ",".join(sorted(parts))), flush=True)
+    started = begin("call history", "BENCH_CALLS=%d BENCH_USERS=%d BENCH_REQUESTS=%d BENCH_STORE_RECORDS=%d "
+                    "BENCH_SIGNAL_CALLS=%d BENCH_DB_TIMEOUT_MS=%d parts=%s" % (
+                        n_calls, n_users, n_req, store_records, sig_calls, timeout_ms, ",".join(sorted(parts))))
     pg = Pg(pg_dir)
     janus = None
-    signal.signal(signal.SIGTERM, lambda *x: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        log("starting PostgreSQL in %s" % pg_dir)
-        pg.c.start()
-        part_load(pg, a.tree, n_calls, n_users, results)
-        print_load(pg, n_calls, n_users, results)
-        users = ["u%06d" % k for k in range(1, n_users + 1)]
-        if parts & {"history", "signal"}:
-            janus = JanusInstance(plugin_dir=a.plugin_dir, workdir=os.path.join(a.work, "janus"), plugin_conf={
-                "general": {"auth": "none", "admin_key": ADMIN_KEY, "rate_limit": 0, "events": False},
-                "database": {"conninfo": pg.c.conninfo, "spool_dir": os.path.join(a.work, "janus-spool"),
-                             "timeout_ms": timeout_ms, "node": "bench-janus"}})
-            janus.start()
-            log("janus up: %s (log %s)" % (janus.ws_url, janus.log_path))
-            if "history" in parts:
-                asyncio.run(part_history(pg, janus, users, n_req, limit, results))
-            if "signal" in parts:
-                asyncio.run(part_signal(pg, janus, users, sig_calls, sig_first, timeout_ms, results))
-            janus.stop()
-            janus = None
-        if "store" in parts:
-            part_store(pg, a.store_bench, a.work, store_records, spool_records, timeout_ms, n_users, results)
-    finally:
-        if janus is not None:
-            janus.stop()
+    with postgres(pg.c, pg_dir):
         try:
-            if pg.c.frozen:
-                pg.c.thaw()
-            pg.c.stop()
-        except Exception as e:  # noqa: BLE001
-            log("stopping PostgreSQL: %s" % e)
+            part_load(pg, a.tree, n_calls, n_users, results)
+            print_load(pg, n_calls, n_users, results)
+            users = ["u%06d" % k for k in range(1, n_users + 1)]
+            if parts & {"history", "signal"}:
+                janus = JanusInstance(plugin_dir=a.plugin_dir, workdir=os.path.join(a.work, "janus"),
+                                      plugin_conf=plugin_conf(pg.c.conninfo, os.path.join(a.work, "janus-spool"),
+                                                              "bench-janus", database={"timeout_ms": timeout_ms}))
+                janus.start()
+                log("janus up: %s (log %s)" % (janus.ws_url, janus.log_path))
+                if "history" in parts:
+                    asyncio.run(part_history(pg, janus, users, n_req, limit, results))
+                if "signal" in parts:
+                    asyncio.run(part_signal(pg, janus, users, sig_calls, sig_first, timeout_ms, results))
+                janus.stop()
+                janus = None
+            if "store" in parts:
+                part_store(pg, a.store_bench, a.work, store_records, spool_records, timeout_ms, n_users, results)
+        finally:
+            if janus is not None:
+                janus.stop()
     print("\n" + "=" * 30 + " summary " + "=" * 30)
     for t in results["tables"]:
         print(t)
-    if results["problems"]:
-        print("\nPROBLEMS (%d):" % len(results["problems"]))
-        for p in results["problems"]:
-            print("  - " + p)
-    else:
-        print("\nNo problems found (all pages matched SQL, no record lost or doubled).")
-    print("\nTotal time %.0f s" % (time.time() - started))
-    sys.exit(1 if results["problems"] else 0)
+    finish(results["problems"], "No problems found (all pages matched SQL, no record lost or doubled).", started)
 
 
 if __name__ == "__main__":

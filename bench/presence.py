@@ -29,42 +29,22 @@ failed (a notification missing, doubled, in the wrong state, at a device that
 does not subscribe, a request refused).
 """
 
-import argparse
 import asyncio
 import json
 import os
 import random
-import signal
-import sys
 import time
-import traceback
 
-import websockets
+import benchlib
+from benchlib import (Janus, admin_stats, arguments, begin, cpu_seconds, env_int, env_list, finish, log, log_counts,
+                      ms, num, pct, plugin_conf, postgres, run_async, status_field, stop_janus, table, threads)
+from pg_instance import PgCluster
+from calls_client import AdminClient
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-
-from pg_instance import PgCluster  # noqa: E402
-from janus_instance import JanusInstance  # noqa: E402
-from calls_client import AdminClient  # noqa: E402
-from benchlib import env_int, env_list, log, pct, table  # noqa: E402
-
-ADMIN_KEY = "bench-admin-key"
-PLUGIN = "janus.plugin.calls"
 CHUNK = 100          # ids per presence_subscribe (the protocol's maximum)
 
 
-# ---------------------------------------------------------------- numbers and tables
-
-def ms(v):
-    return "%.1f" % (v * 1000.0) if v == v else "-"
-
-
-def num(n):
-    return "{:,}".format(int(n))
-
+# ---------------------------------------------------------------- numbers
 
 def mib(nbytes):
     return "%.1f MiB" % (nbytes / 1048576.0)
@@ -73,139 +53,20 @@ def mib(nbytes):
 # ---------------------------------------------------------------- /proc
 
 def rss_bytes(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS for pid %d" % pid)
+    kib = status_field(pid, "VmRSS")
+    if kib is None:
+        raise RuntimeError("no VmRSS for pid %d" % pid)
+    return kib * 1024
 
 
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+# ---------------------------------------------------------------- the clients
 
-
-# ---------------------------------------------------------------- a lean Janus client
-
-class Janus(JanusInstance):
-    """JanusInstance without session timeouts (the benchmark's sessions stay
-    idle for minutes while others are measured), and optionally with a fixed
-    number of event loops (Janus's default is one thread per handle)."""
-
-    event_loops = 0
-
-    def write_config(self):
-        super().write_config()
-        path = os.path.join(self.conf_dir, "janus.jcfg")
-        with open(path) as f:
-            text = f.read()
-        new = text.replace("session_timeout = 60", "session_timeout = 0" + (
-            "\n\tevent_loops = %d" % self.event_loops if self.event_loops > 0 else ""))
-        if new == text:
-            raise RuntimeError("janus.jcfg: session_timeout not found to turn off")
-        with open(path, "w") as f:
-            f.write(new)
-
-
-class Conn:
-    """One WebSocket with one Janus session carrying many handles. Replies
-    are matched by transaction; events without one go to bench.on_event with
-    the time they were read."""
-
-    def __init__(self, bench, url):
-        self.bench = bench
-        self.url = url
-        self.ws = None
-        self.session_id = None
-        self.pending = {}
-        self.tx = 0
-        self.reader = None
-
-    async def open(self):
-        self.ws = await websockets.connect(self.url, subprotocols=["janus-protocol"], max_size=None,
-                                           ping_interval=None, open_timeout=10, max_queue=None)
-        self.reader = asyncio.ensure_future(self._read())
-        r = await self.request({"janus": "create"})
-        if r.get("janus") != "success":
-            raise RuntimeError("create failed: %r" % r)
-        self.session_id = r["data"]["id"]
-        return self
-
-    async def _read(self):
-        loads = json.loads
-        bench = self.bench
-        try:
-            async for text in self.ws:
-                t = time.monotonic()
-                msg = loads(text)
-                tx = msg.get("transaction")
-                if tx is not None:
-                    if msg.get("janus") == "ack":
-                        continue
-                    fut = self.pending.pop(tx, None)
-                    if fut is not None and not fut.done():
-                        fut.set_result(msg)
-                    else:
-                        bench.problem_note("a reply to no pending request: %s" % text[:200])
-                    continue
-                if msg.get("janus") == "event":
-                    data = (msg.get("plugindata") or {}).get("data") or {}
-                    bench.on_event(msg.get("sender"), t, data)
-                else:
-                    bench.core_other(msg)
-        except websockets.ConnectionClosed:
-            pass
-        except asyncio.CancelledError:
-            raise
-        finally:
-            for fut in self.pending.values():
-                if not fut.done():
-                    fut.set_exception(RuntimeError("WebSocket closed before the reply"))
-
-    async def request(self, msg, timeout=120):
-        self.tx += 1
-        tx = "t%d" % self.tx
-        msg["transaction"] = tx
-        if self.session_id is not None and "session_id" not in msg:
-            msg["session_id"] = self.session_id
-        fut = asyncio.get_running_loop().create_future()
-        self.pending[tx] = fut
-        try:
-            await self.ws.send(json.dumps(msg))
-            return await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            raise RuntimeError("no reply within %ss to %s" % (timeout, json.dumps(msg)[:300])) from None
-        finally:
-            self.pending.pop(tx, None)
-
-    async def message(self, handle_id, body, timeout=120):
-        r = await self.request({"janus": "message", "handle_id": handle_id, "body": body}, timeout)
-        if r.get("janus") != "event":
-            return None, r
-        return (r.get("plugindata") or {}).get("data") or {}, r
-
-    async def close(self):
-        if self.reader is not None:
-            self.reader.cancel()
-            try:
-                await self.reader
-            except BaseException:
-                pass
-        try:
-            await asyncio.wait_for(self.ws.close(), 3)
-        except Exception:
-            pass
-
-
-class Dev:
-    __slots__ = ("idx", "user", "conn", "handle")
+class Dev(benchlib.Dev):
+    __slots__ = ("idx",)
 
     def __init__(self, idx, user, conn):
+        super().__init__(user, conn)
         self.idx = idx
-        self.user = user
-        self.conn = conn
-        self.handle = None
 
 
 class Track:
@@ -241,41 +102,27 @@ class Track:
             self.done.set()
 
 
-class Bench:
+class Bench(benchlib.Bench):
+    timeout = 120
+
     def __init__(self, n, conns_n, url, rng):
+        super().__init__(url, conns_n)
         self.n = n
-        self.conns_n = conns_n
-        self.url = url
         self.rng = rng
-        self.conns = []
         self.devs = [None] * n
-        self.by_handle = {}
         self.track = None
         self.stray = 0               # presence entries outside any measurement
         self.stray_samples = []
-        self.other_events = {}       # plugin events other than presence, by name
-        self.core_events = {}        # core messages without a transaction, by kind
-        self.problems = []
-        self.notes = set()
         self.notifications = 0       # presence events received (all)
 
     def user(self, i):
         return "u%05d" % i
 
-    def problem(self, text):
-        log("PROBLEM: " + text)
-        self.problems.append(text)
-
-    def problem_note(self, text):
-        if text not in self.notes and len(self.notes) < 20:
-            self.notes.add(text)
-            self.problem(text)
-
     def on_event(self, sender, t, data):
         dev = self.by_handle.get(sender)
         name = data.get("calls")
         if name != "presence" or dev is None:
-            self.other_events[name] = self.other_events.get(name, 0) + 1
+            self.other_event(name)
             return
         self.notifications += 1
         tr = self.track
@@ -287,50 +134,21 @@ class Bench:
                 if len(self.stray_samples) < 10:
                     self.stray_samples.append("%s got %s" % (dev.user, json.dumps(e)))
 
-    def core_other(self, msg):
-        kind = msg.get("janus")
-        self.core_events[kind] = self.core_events.get(kind, 0) + 1
-
-    # -- bulk work with bounded concurrency
-    async def pool(self, jobs, limit, what):
-        it = iter(jobs)
-        done = [0]
-        t0 = time.monotonic()
-        last = [t0]
-
-        async def worker():
-            for job in it:
-                await job()
-                done[0] += 1
-                now = time.monotonic()
-                if now - last[0] > 15:
-                    last[0] = now
-                    log("  %s: %s done (%.0f s)" % (what, num(done[0]), now - t0))
-
-        await asyncio.gather(*(worker() for _ in range(limit)))
-        return time.monotonic() - t0
-
     async def connect(self):
-        self.conns = [await Conn(self, self.url).open() for _ in range(self.conns_n)]
+        await super().connect()
         for i in range(self.n):
             self.devs[i] = Dev(i, self.user(i), self.conns[i % self.conns_n])
 
     async def attach_all(self, limit=200):
-        async def job(d):
-            r = await d.conn.request({"janus": "attach", "plugin": PLUGIN})
-            if r.get("janus") != "success":
-                raise RuntimeError("attach failed: %r" % r)
-            d.handle = r["data"]["id"]
-            self.by_handle[d.handle] = d
-        return await self.pool((lambda d=d: job(d) for d in self.devs), limit, "attach")
+        return await self.attach(self.devs, limit, "attach")
 
     async def register(self, d):
-        data, raw = await d.conn.message(d.handle, {"request": "register", "user": d.user, "device": "d"})
+        data, raw, _ = await d.send({"request": "register", "user": d.user, "device": "d"})
         if data is None or data.get("calls") != "registered":
             raise RuntimeError("register %s: %r" % (d.user, raw))
 
     async def unregister(self, d):
-        data, raw = await d.conn.message(d.handle, {"request": "unregister"})
+        data, raw, _ = await d.send({"request": "unregister"})
         if data is None or data.get("calls") != "unregistered":
             raise RuntimeError("unregister %s: %r" % (d.user, raw))
 
@@ -338,7 +156,7 @@ class Bench:
         return await self.pool((lambda d=d: self.register(d) for d in self.devs), limit, "register")
 
     async def subscribe(self, d, users):
-        data, raw = await d.conn.message(d.handle, {"request": "presence_subscribe", "users": users})
+        data, raw, _ = await d.send({"request": "presence_subscribe", "users": users})
         if data is None or data.get("calls") != "presence":
             raise RuntimeError("presence_subscribe by %s: %s" % (d.user, json.dumps(raw)[:400]))
         got = [e.get("user") for e in data.get("users") or ()]
@@ -363,30 +181,13 @@ class Bench:
                 jobs.append((d, t[k:k + CHUNK]))
         return await self.pool((lambda j=j: self.subscribe(*j) for j in jobs), limit, "subscribe"), len(jobs)
 
-    async def close(self):
-        for c in self.conns:
-            await c.close()
-
 
 # ---------------------------------------------------------------- measurements
-
-def threads(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    return 0
-
 
 async def snap(pid, what, devices, subscriptions, wait=1.0):
     """(stage, RSS, devices, subscriptions, threads) of Janus, after a moment to settle."""
     await asyncio.sleep(wait)
     return (what, rss_bytes(pid), devices, subscriptions, threads(pid))
-
-
-async def admin_stats(admin):
-    r = await admin.message_plugin({"request": "stats", "admin_key": ADMIN_KEY}, timeout=30)
-    return r or {}
 
 
 async def measure_change(bench, d, kind, subscribers, window_ms, gap):
@@ -496,12 +297,9 @@ async def run_window(a, pg, window_ms, cfg, res):
     # One list of distinct offsets; S subscriptions = its first S.
     offsets_all = rng.sample(range(1, n), max(subs)) if subs else []
     janus = Janus(plugin_dir=a.plugin_dir, workdir=os.path.join(a.work, "janus-w%d" % window_ms),
-                  debug_level=cfg["debug_level"], plugin_conf={
-                      "general": {"auth": "none", "admin_key": ADMIN_KEY, "rate_limit": 0, "events": False,
-                                  "max_subscriptions": max(subs + [1]), "presence_window_ms": window_ms},
-                      "database": {"conninfo": pg.conninfo,
-                                   "spool_dir": os.path.join(a.work, "spool-w%d" % window_ms),
-                                   "node": "bench-presence"}})
+                  debug_level=cfg["debug_level"], plugin_conf=plugin_conf(
+                      pg.conninfo, os.path.join(a.work, "spool-w%d" % window_ms), "bench-presence",
+                      general={"max_subscriptions": max(subs + [1]), "presence_window_ms": window_ms}))
     janus.event_loops = cfg["event_loops"]
     bench = Bench(n, conns_n, janus.ws_url, rng)
     res["problems"] = bench.problems
@@ -560,57 +358,14 @@ async def run_window(a, pg, window_ms, cfg, res):
     finally:
         res["stray"] = bench.stray
         res["stray_samples"] = bench.stray_samples
-        res["other_events"] = dict(bench.other_events)
-        res["core_events"] = dict(bench.core_events)
         res["notifications"] = bench.notifications
-        alive = janus.alive()
-        log_stop = os.path.getsize(janus.log_path) if os.path.exists(janus.log_path) else 0
-        t0 = time.monotonic()
-        # Stop Janus before closing the sockets: closing them first would make
+        # Janus stops before the sockets close: closing them first would make
         # every device leave, one presence change each.
-        janus.stop(timeout=180)
-        res["times"]["stop"] = time.monotonic() - t0
-        if admin is not None:
-            await admin.close()
-        await bench.close()
-        res["janus_warnings"] = count_log(janus.log_path, log_start, log_stop)
-        res["janus_warnings_stop"] = count_log(janus.log_path, log_stop)
-        if not alive:
-            bench.problem("janus was not running at the end (window %d ms); log tail:\n%s"
-                          % (window_ms, tail(janus.log_path)))
+        res.update(await stop_janus(janus, admin, bench, log_start, 180, " (window %d ms)" % window_ms))
     if bench.stray:
         bench.problem("window %d ms: %d presence entries arrived outside any measured change (e.g. %s)"
                       % (window_ms, bench.stray, bench.stray_samples[:3]))
     return res
-
-
-def count_log(path, offset=0, end=None):
-    """Warnings and errors Janus logged between two offsets of its log."""
-    out = {"warn": 0, "err": 0, "samples": []}
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read() if end is None else f.read(max(0, end - offset))
-    except OSError:
-        return out
-    for line in data.decode(errors="replace").splitlines():
-        if "[WARN]" in line:
-            out["warn"] += 1
-        elif "[ERR]" in line or "[FATAL]" in line:
-            out["err"] += 1
-        else:
-            continue
-        if len(out["samples"]) < 5:
-            out["samples"].append(line.strip()[:200])
-    return out
-
-
-def tail(path, n=40):
-    try:
-        with open(path, "rb") as f:
-            return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
-    except OSError:
-        return ""
 
 
 # ---------------------------------------------------------------- tables
@@ -732,12 +487,10 @@ def setup_table(results, cfg):
         rows.append([res["window"], "presence notifications received (all)", num(res["notifications"])])
         rows.append([res["window"], "other plugin events / core messages",
                      "%s / %s" % (json.dumps(res["other_events"]), json.dumps(res["core_events"]))])
-        for what, key in (("janus log while measuring: warnings / errors", "janus_warnings"),
-                          ("janus log while stopping: warnings / errors", "janus_warnings_stop")):
-            lw = res.get(key) or {"warn": 0, "err": 0, "samples": []}
-            rows.append([res["window"], what, "%d / %d%s" % (
-                lw["warn"], lw["err"], (" (first: %s)" % lw["samples"][0][:110]) if lw["samples"] else "")])
-        rows.append([res["window"], "janus stop (SIGTERM) took", "%.1f s" % t.get("stop", float("nan"))])
+        for what, key in (("janus log while measuring: warnings / errors", "janus_log"),
+                          ("janus log while stopping: warnings / errors", "janus_log_stop")):
+            rows.append([res["window"], what, log_counts(res.get(key))])
+        rows.append([res["window"], "janus stop (SIGTERM) took", "%.1f s" % res.get("stop", float("nan"))])
     return table("Setup and bookkeeping", ["window ms", "what", "value"], rows,
                  "%d WebSocket connections, one Janus session each, %s handles per session; requests from "
                  "200 concurrent workers, presence_subscribe with %d ids each."
@@ -747,10 +500,7 @@ def setup_table(results, cfg):
 # ---------------------------------------------------------------- main
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--work", required=True)
-    ap.add_argument("--plugin-dir", required=True)
-    a = ap.parse_args()
+    a = arguments().parse_args()
 
     n = env_int("BENCH_DEVICES", 10000)
     subs_asked = sorted(set(env_list("BENCH_SUBS", "100,300,1000")))
@@ -767,55 +517,34 @@ def main():
         "debug_level": env_int("BENCH_DEBUG_LEVEL", 3),
         "event_loops": env_int("BENCH_EVENT_LOOPS", 0),
     }
-    started = time.time()
-    print("janus-calls presence benchmark, %s, %d CPUs, commit %s" % (
-        time.strftime("%Y-%m-%d %H:%M %Z"), os.cpu_count(), os.environ.get("BENCH_COMMIT", "?")), flush=True)
-    print("BENCH_DEVICES=%d BENCH_SUBS=%s BENCH_WINDOWS=%s BENCH_CHANGES=%d BENCH_CONNS=%d BENCH_GAP_MS=%d "
-          "BENCH_FLAPS=%d BENCH_FLAP_MS=%d BENCH_SEED=%d BENCH_EVENT_LOOPS=%d" % (
-              n, ",".join(map(str, subs)), ",".join(map(str, cfg["windows"])), cfg["changes"], cfg["conns"],
-              cfg["gap"] * 1000, cfg["flaps"], cfg["flap_ms"], cfg["seed"], cfg["event_loops"]), flush=True)
+    started = begin("presence", "BENCH_DEVICES=%d BENCH_SUBS=%s BENCH_WINDOWS=%s BENCH_CHANGES=%d BENCH_CONNS=%d "
+                    "BENCH_GAP_MS=%d BENCH_FLAPS=%d BENCH_FLAP_MS=%d BENCH_SEED=%d BENCH_EVENT_LOOPS=%d" % (
+                        n, ",".join(map(str, subs)), ",".join(map(str, cfg["windows"])), cfg["changes"],
+                        cfg["conns"], cfg["gap"] * 1000, cfg["flaps"], cfg["flap_ms"], cfg["seed"],
+                        cfg["event_loops"]))
     skipped = [s for s in subs_asked if s not in subs]
     if skipped:
         print("S=%s skipped: a device can watch at most %d other users here" % (
             ",".join(map(str, skipped)), n - 1), flush=True)
 
-    pg = PgCluster(os.path.join(a.work, "pg"))
     results = []
     problems = []
-    signal.signal(signal.SIGTERM, lambda *x: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        log("starting PostgreSQL")
-        pg.start()
+    with postgres(PgCluster(os.path.join(a.work, "pg"))) as pg:
         for w in cfg["windows"]:
             res = {"window": w, "rss": [], "latency": {}, "flap": {}, "times": {}, "problems": [],
                    "stray": 0, "other_events": {}, "core_events": {}, "notifications": 0,
-                   "janus_warnings": {"warn": 0, "err": 0, "samples": []}}
+                   "janus_log": {"warn": 0, "err": 0, "samples": []}}
             results.append(res)
-            try:
-                asyncio.run(run_window(a, pg, w, cfg, res))
-            except Exception as e:  # noqa: BLE001
-                log("window %d ms stopped by an error:\n%s" % (w, traceback.format_exc()))
-                res["problems"].append("window %d ms: stopped by %s: %s" % (w, type(e).__name__, e))
+            run_async(run_window(a, pg, w, cfg, res), res, "window %d ms" % w)
             problems += res["problems"]
-    finally:
-        try:
-            pg.stop()
-        except Exception as e:  # noqa: BLE001
-            log("stopping PostgreSQL: %s" % e)
 
     tables = [latency_tables(results, cfg), flap_table(results, cfg)]
     tables += memory_table(results, cfg)
     tables.append(setup_table(results, cfg))
     for t in tables:
         print(t)
-    if problems:
-        print("\nPROBLEMS (%d):" % len(problems))
-        for p in problems:
-            print("  - " + p)
-    else:
-        print("\nNo problems found (every subscriber notified once, in the right state; nothing at others).")
-    print("\nTotal time %.0f s" % (time.time() - started))
-    sys.exit(1 if problems else 0)
+    finish(problems, "No problems found (every subscriber notified once, in the right state; nothing at others).",
+           started)
 
 
 if __name__ == "__main__":

@@ -25,79 +25,12 @@
 #                              the plugin) and BENCH_TREE is not needed
 #   BENCH_KEEP=1               keep the temporary folder (logs of Janus and PostgreSQL)
 set -eu
-HERE=$(cd "$(dirname "$0")" && pwd)
-TOP=$(dirname "$HERE")
-PY=/usr/bin/python3
-
-if [ "$(id -u)" != 0 ]; then
-	echo "presence.sh: needs root (network namespace; PostgreSQL runs as the postgres user)" >&2
-	exit 1
-fi
-for tool in janus git /usr/lib/postgresql/15/bin/pg_ctl; do
-	command -v "$tool" >/dev/null 2>&1 || { echo "presence.sh: $tool is missing (scripts/deps.sh)" >&2; exit 1; }
-done
-"$PY" -c 'import websockets' 2>/dev/null || { echo "presence.sh: $PY has no websockets (python3-websockets)" >&2; exit 1; }
-
-commit=$(git -C "$TOP" rev-parse --short HEAD)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/calls-bench-XXXXXX")
-# PostgreSQL runs as postgres and must reach its folder inside.
-chmod 755 "$WORK"
-# shellcheck disable=SC2317  # (run by the trap)
-cleanup() {
-	# A cluster left running by an interrupted run.
-	pidfile="$WORK/pg/data/postmaster.pid"
-	if [ -f "$pidfile" ]; then
-		pid=$(head -1 "$pidfile")
-		if kill -0 "$pid" 2>/dev/null; then
-			su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/pg_ctl -D '$WORK/pg/data' -m immediate -s stop" || true
-		fi
-	fi
-	if [ -n "${BENCH_KEEP:-}" ]; then
-		echo "presence.sh: kept $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-TREE=${BENCH_TREE:-}
-if [ -n "${CALLS_PLUGIN_DIR:-}" ]; then
-	PLUGIN_DIR=$CALLS_PLUGIN_DIR
-	commit="$commit (plugin from $PLUGIN_DIR)"
-elif [ -n "$TREE" ]; then
-	PLUGIN_DIR=$TREE/plugins/.libs
-	commit="$commit (tree $TREE)"
-else
-	# A build of HEAD in the temporary folder (the repository itself is
-	# never built in).
-	for tool in gcc pkg-config autoreconf make; do
-		command -v "$tool" >/dev/null 2>&1 || { echo "presence.sh: $tool is missing (scripts/deps.sh)" >&2; exit 1; }
-	done
-	TREE=$WORK/tree
-	echo "presence.sh: building $commit in $TREE" >&2
-	git clone -q "$TOP" "$TREE"
-	git -C "$TREE" checkout -q "$commit"
-	if ! (cd "$TREE" && autoreconf -fi && ./configure --disable-integration-tests &&
-		make -j2) >"$WORK/build.log" 2>&1; then
-		tail -30 "$WORK/build.log" >&2
-		echo "presence.sh: the build failed" >&2
-		exit 1
-	fi
-	PLUGIN_DIR=$TREE/plugins/.libs
-fi
-if [ ! -f "$PLUGIN_DIR/libjanus_calls.so" ]; then
-	echo "presence.sh: no libjanus_calls.so in $PLUGIN_DIR" >&2
-	exit 1
-fi
-
+# shellcheck source-path=SCRIPTDIR source=benchlib.sh
+. "$(dirname "$0")/benchlib.sh"
+bench_need_py websockets
+bench_workdir
+bench_plugin
 # Janus holds one descriptor per WebSocket; raise the limit anyway, in case
 # BENCH_CONNS is large.
-ulimit -n 65536 2>/dev/null || true
-
-export BENCH_COMMIT="$commit"
-set +e
-"$TOP/tests/lib/with-netns.sh" "$PY" "$HERE/presence.py" --work "$WORK" --plugin-dir "$PLUGIN_DIR"
-rc=$?
-set -e
-exit $rc
+bench_nofile
+bench_run presence.py

@@ -93,7 +93,7 @@ static gpointer probe_thread(gpointer data) {
 			break;
 		if(probe.phase == NULL || probe.outstanding)
 			continue;
-		calls_read *r = calls_read_new(CALLS_READ_MISSED, probe.user);
+		calls_read *r = calls_read_new(CALLS_READ_PROFILE, probe.user);
 		r->data = probe.phase;
 		probe.outstanding = TRUE;
 		probe.sent = g_get_monotonic_time();
