@@ -224,7 +224,8 @@ static void xfer_free(xfer *x) {
 	g_free(x);
 }
 
-/* Starts req (taken); FALSE if libcurl would not. */
+/* Starts req (taken) for j (NULL: the FCM token request); NULL if libcurl
+ * would not take it. */
 static xfer *transfer(calls_push_req *req, pjob *j, const char *what) {
 	xfer *x = g_new0(xfer, 1);
 	x->job = j;
