@@ -38,6 +38,16 @@
 static const calls_config *config;
 static calls_clock mono_now, real_now;
 static GHashTable *calls;        /* id -> calls_call*, ended ones included */
+/* Scans (timers, a device's calls, admin counts) look only at the calls not
+ * ended: ended ones are kept an hour for call_info, and there are far more
+ * of them. They wait in end order, which is also the order they are
+ * forgotten in. */
+static GHashTable *live;         /* calls_call* not ended (not owned) */
+static GQueue ended = G_QUEUE_INIT;
+/* The earliest ring or grace deadline of the live calls when they were last
+ * scanned, lowered as new ones are set: the tick, which runs after every
+ * request, scans them only once something is due. 0: none. */
+static gint64 next_due;
 static GList *releasing;         /* calls_device* (referenced) waiting for hangup_media */
 
 static void call_free(calls_call *c) {
@@ -69,7 +79,16 @@ void calls_call_init(const calls_config *cfg, calls_clock mono, calls_clock real
 	mono_now = mono;
 	real_now = real;
 	calls = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)call_free);
+	live = g_hash_table_new(NULL, NULL);
+	g_queue_init(&ended);
+	next_due = 0;
 	releasing = NULL;
+}
+
+/* A live call got a ring or grace deadline. */
+static void due_at(gint64 deadline) {
+	if(next_due == 0 || deadline < next_due)
+		next_due = deadline;
 }
 
 void calls_call_clear(void) {
@@ -77,17 +96,20 @@ void calls_call_clear(void) {
 		/* Linked relay slots reference each other: break the cycles. */
 		GHashTableIter it;
 		gpointer value;
-		g_hash_table_iter_init(&it, calls);
-		while(g_hash_table_iter_next(&it, NULL, &value)) {
+		g_hash_table_iter_init(&it, live);
+		while(g_hash_table_iter_next(&it, &value, NULL)) {
 			calls_call *c = value;
 			if(c->caller)
 				calls_relay_unlink(c->caller);
 			if(c->callee)
 				calls_relay_unlink(c->callee);
 		}
+		g_hash_table_destroy(live);
 		g_hash_table_destroy(calls);
 	}
 	calls = NULL;
+	live = NULL;
+	g_queue_clear(&ended);
 	g_list_free_full(releasing, (GDestroyNotify)calls_device_unref);
 	releasing = NULL;
 }
@@ -213,8 +235,8 @@ static void offer_waiting(calls_device *d) {
 	calls_ring *best_ring = NULL;
 	GHashTableIter it;
 	gpointer value;
-	g_hash_table_iter_init(&it, calls);
-	while(g_hash_table_iter_next(&it, NULL, &value)) {
+	g_hash_table_iter_init(&it, live);
+	while(g_hash_table_iter_next(&it, &value, NULL)) {
 		calls_call *c = value;
 		if(c->state != CALLS_CALL_RINGING)
 			continue;
@@ -279,6 +301,8 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 	c->ended_at = real_now();
 	c->forget_at = c->ended_mono + FORGET_AFTER;
 	c->grace_caller = c->grace_callee = 0;
+	g_hash_table_remove(live, c);
+	g_queue_push_tail(&ended, c);
 	calls_out_record("call", calls_record_call(c));
 	if(c->caller != NULL && c->caller != by && caller_reason != NULL)
 		send_ended(c->caller, c, caller_reason);
@@ -387,6 +411,8 @@ static int do_call(calls_device *d, const char *transaction, json_t *body, json_
 	c->started_at = real_now();
 	c->ring_deadline = mono_now() + (gint64)config->ring_timeout * G_USEC_PER_SEC;
 	g_hash_table_insert(calls, c->id, c);
+	g_hash_table_add(live, c);
+	due_at(c->ring_deadline);
 	d->call = c;
 	d->media_claimed = TRUE;
 	d->audio = TRUE;
@@ -630,8 +656,8 @@ static GList *calls_of(const char *callee) {
 	GList *out = NULL;
 	GHashTableIter it;
 	gpointer value;
-	g_hash_table_iter_init(&it, calls);
-	while(g_hash_table_iter_next(&it, NULL, &value)) {
+	g_hash_table_iter_init(&it, live);
+	while(g_hash_table_iter_next(&it, &value, NULL)) {
 		calls_call *c = value;
 		if(callee == NULL ? c->state != CALLS_CALL_ENDED :
 				(c->state == CALLS_CALL_RINGING && !strcmp(c->callee_user, callee)))
@@ -663,8 +689,8 @@ void calls_call_device_leaving(calls_device *d, const char *other_reason) {
 	/* Stop ringing it anywhere else. */
 	GHashTableIter it;
 	gpointer value;
-	g_hash_table_iter_init(&it, calls);
-	while(g_hash_table_iter_next(&it, NULL, &value)) {
+	g_hash_table_iter_init(&it, live);
+	while(g_hash_table_iter_next(&it, &value, NULL)) {
 		calls_call *rc = value;
 		calls_ring *r = (rc->state == CALLS_CALL_RINGING) ? find_ring(rc, d) : NULL;
 		if(r != NULL)
@@ -699,8 +725,10 @@ void calls_call_media_down(calls_device *d) {
 	if(c != NULL && c->state == CALLS_CALL_ACTIVE) {
 		d->media_claimed = FALSE;
 		gint64 *grace = grace_of(c, d);
-		if(*grace == 0)
+		if(*grace == 0) {
 			*grace = mono_now() + (gint64)config->ice_grace * G_USEC_PER_SEC;
+			due_at(*grace);
+		}
 		return;
 	}
 	if(d->offered != NULL) {
@@ -760,38 +788,47 @@ static void fail_call(calls_call *c) {
 gint64 calls_call_tick(void) {
 	gint64 now = mono_now(), next = 0;
 #define CONSIDER(t) do { if((t) > 0 && (next == 0 || (t) < next)) next = (t); } while(0)
-	GList *due = NULL;
-	GHashTableIter it;
-	gpointer value;
-	g_hash_table_iter_init(&it, calls);
-	while(g_hash_table_iter_next(&it, NULL, &value)) {
-		calls_call *c = value;
-		gboolean fire = (c->state == CALLS_CALL_RINGING && now >= c->ring_deadline) ||
-			(c->state == CALLS_CALL_ACTIVE && ((c->grace_caller > 0 && now >= c->grace_caller) ||
-				(c->grace_callee > 0 && now >= c->grace_callee)));
-		if(fire) {
-			due = g_list_prepend(due, c);
-		} else if(c->state == CALLS_CALL_ENDED && now >= c->forget_at) {
-			g_hash_table_iter_remove(&it);
-		} else {
-			if(c->state == CALLS_CALL_RINGING)
-				CONSIDER(c->ring_deadline);
-			else if(c->state == CALLS_CALL_ACTIVE) {
-				CONSIDER(c->grace_caller);
-				CONSIDER(c->grace_callee);
-			} else
-				CONSIDER(c->forget_at);
+	if(next_due != 0 && now >= next_due) {
+		GList *due = NULL;
+		next_due = 0;
+		GHashTableIter it;
+		gpointer value;
+		g_hash_table_iter_init(&it, live);
+		while(g_hash_table_iter_next(&it, &value, NULL)) {
+			calls_call *c = value;
+			gboolean fire = (c->state == CALLS_CALL_RINGING && now >= c->ring_deadline) ||
+				(c->state == CALLS_CALL_ACTIVE && ((c->grace_caller > 0 && now >= c->grace_caller) ||
+					(c->grace_callee > 0 && now >= c->grace_callee)));
+			if(fire) {
+				due = g_list_prepend(due, c);
+			} else if(c->state == CALLS_CALL_RINGING) {
+				due_at(c->ring_deadline);
+			} else {
+				if(c->grace_caller > 0)
+					due_at(c->grace_caller);
+				if(c->grace_callee > 0)
+					due_at(c->grace_callee);
+			}
 		}
+		for(GList *l = due; l != NULL; l = l->next) {
+			calls_call *c = l->data;
+			if(c->state == CALLS_CALL_RINGING)
+				end_call(c, "no_answer", NULL, "no_answer", "missed", NULL);
+			else
+				fail_call(c);
+		}
+		g_list_free(due);
 	}
-	for(GList *l = due; l != NULL; l = l->next) {
-		calls_call *c = l->data;
-		if(c->state == CALLS_CALL_RINGING)
-			end_call(c, "no_answer", NULL, "no_answer", "missed", NULL);
-		else
-			fail_call(c);
-		CONSIDER(c->forget_at);
+	CONSIDER(next_due);
+	/* Ended calls leave in the order they ended, which is the order of
+	 * their forget_at. */
+	calls_call *old;
+	while((old = g_queue_peek_head(&ended)) != NULL && now >= old->forget_at) {
+		g_queue_pop_head(&ended);
+		g_hash_table_remove(calls, old->id);
 	}
-	g_list_free(due);
+	if(old != NULL)
+		CONSIDER(old->forget_at);
 	GList *late = NULL;
 	for(GList *l = releasing; l != NULL; l = l->next) {
 		calls_device *d = l->data;
@@ -821,10 +858,10 @@ gint64 calls_call_tick(void) {
 /* ---- admin ---- */
 
 void calls_call_end_all(const char *reason) {
-	GList *live = calls_of(NULL);
-	for(GList *l = live; l != NULL; l = l->next)
+	GList *open_calls = calls_of(NULL);
+	for(GList *l = open_calls; l != NULL; l = l->next)
 		end_call(l->data, reason, NULL, reason, reason, reason);
-	g_list_free(live);
+	g_list_free(open_calls);
 }
 
 int calls_call_end_by_admin(const char *call_id, calls_error *err) {
@@ -839,8 +876,8 @@ json_t *calls_call_list(void) {
 	json_t *entries = json_array();
 	GHashTableIter it;
 	gpointer value;
-	g_hash_table_iter_init(&it, calls);
-	while(g_hash_table_iter_next(&it, NULL, &value)) {
+	g_hash_table_iter_init(&it, live);
+	while(g_hash_table_iter_next(&it, &value, NULL)) {
 		calls_call *c = value;
 		if(c->state == CALLS_CALL_ENDED)
 			continue;
@@ -851,21 +888,15 @@ json_t *calls_call_list(void) {
 }
 
 guint calls_call_active_count(void) {
-	guint n = 0;
-	GHashTableIter it;
-	gpointer value;
-	g_hash_table_iter_init(&it, calls);
-	while(g_hash_table_iter_next(&it, NULL, &value))
-		n += (((calls_call *)value)->state != CALLS_CALL_ENDED);
-	return n;
+	return g_hash_table_size(live);
 }
 
 guint calls_call_participant_count(void) {
 	guint n = 0;
 	GHashTableIter it;
 	gpointer value;
-	g_hash_table_iter_init(&it, calls);
-	while(g_hash_table_iter_next(&it, NULL, &value)) {
+	g_hash_table_iter_init(&it, live);
+	while(g_hash_table_iter_next(&it, &value, NULL)) {
 		calls_call *c = value;
 		if(c->state != CALLS_CALL_ENDED)
 			n += (c->caller != NULL) + (c->callee != NULL);

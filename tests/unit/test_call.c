@@ -826,6 +826,54 @@ TEST(test_history_without_database) {
 	g_assert_cmpint(req(b, json_pack("{ssso}", "request", "history_delete", "call_ids", many), NULL), ==, 413);
 }
 
+TEST(test_timers_with_a_call_ringing_longer) {
+	/* A call still ringing holds the earliest deadline the tick knows of;
+	 * a grace deadline set later but due earlier must still fire on time. */
+	calls_device *c1 = reg("carol", NULL), *d1 = reg("dave", NULL);
+	char *ringing = start_call(c1, "dave", FALSE);
+	expect(d1, "incoming_call");
+	advance(10);
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", TRUE);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", TRUE)), ==, 0);
+	calls_call_media_up(a);
+	calls_call_media_up(b);
+	calls_call_media_down(a);
+	advance(4);
+	g_assert_null(rec_take(b, "ended"));
+	advance(1);
+	expect_ended(b, "failed");
+	/* ... and the ring still times out when it is due (30 s after it began). */
+	advance(14);
+	g_assert_null(rec_take(c1, "ended"));
+	advance(1);
+	expect_ended(c1, "no_answer");
+	g_free(ringing);
+	g_free(id);
+}
+
+TEST(test_ended_calls_are_forgotten_after_an_hour_in_order) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *first = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(a, "hangup", first, NULL), ==, 0);
+	advance(600);
+	char *second = start_call(a, "bob", FALSE);
+	g_assert_cmpint(call_req(a, "hangup", second, NULL), ==, 0);
+	g_assert_cmpuint(calls_call_active_count(), ==, 0);
+	/* Both still known to call_info just before the hour. */
+	advance(3600 - 600 - 1);
+	g_assert_nonnull(calls_call_find(first));
+	g_assert_nonnull(calls_call_find(second));
+	advance(2);
+	g_assert_null(calls_call_find(first));
+	g_assert_nonnull(calls_call_find(second));
+	g_assert_cmpint(call_req(b, "call_info", first, NULL), ==, 404);
+	advance(600);
+	g_assert_null(calls_call_find(second));
+	g_free(first);
+	g_free(second);
+}
+
 /* ---- pushes ---- */
 
 /* A database and the given providers: calls read the callee's push
@@ -1104,6 +1152,8 @@ int main(int argc, char **argv) {
 	g_test_add_func("/call/ringing-waits-for-a-device", test_ringing_waits_for_a_device);
 	g_test_add_func("/call/ice-grace", test_ice_grace);
 	g_test_add_func("/call/ice-grace-both-legs", test_ice_grace_both_legs);
+	g_test_add_func("/call/timers-with-a-call-ringing-longer", test_timers_with_a_call_ringing_longer);
+	g_test_add_func("/call/ended-calls-are-forgotten-after-an-hour-in-order", test_ended_calls_are_forgotten_after_an_hour_in_order);
 	g_test_add_func("/call/new-call-while-settling-keeps-its-claim", test_new_call_while_settling_keeps_its_claim);
 	g_test_add_func("/call/lost-offer-is-offered-again", test_lost_offer_is_offered_again);
 	g_test_add_func("/call/refused-offer-is-closed", test_refused_offer_is_closed);
