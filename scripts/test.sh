@@ -3,7 +3,8 @@
 # builds, runs the unit tests, the integration tests (a private Janus with the
 # plugin, real WebRTC peers in a private network namespace) and the browser
 # test of the web client (make check), then the unit and integration tests
-# again with a sanitizer build of the plugin, then make distcheck.
+# again with a sanitizer build of the plugin, a short fuzzing run of every
+# fuzz target, then make distcheck.
 # Needs root (or sudo) for apt-get and network namespaces.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,6 +54,14 @@ if [ $status -eq 0 ]; then
 	$sudo "$top/scripts/asan.sh" integration >"$top/.asan.out" 2>&1 || { tail -n 80 "$top/.asan.out"; status=1; }
 	[ $status -eq 0 ] && echo "sanitizer build (ASan+UBSan): unit and integration tests passed, no reports"
 	rm -f "$top/.asan.out"
+fi
+
+# A short run of every fuzz target (libFuzzer, with ASan and UBSan); a long
+# run is `scripts/fuzz.sh <seconds>`.
+if [ $status -eq 0 ]; then
+	"$top/scripts/fuzz.sh" 10 >"$top/.fuzz.out" 2>&1 || { tail -n 60 "$top/.fuzz.out"; status=1; }
+	[ $status -eq 0 ] && echo "fuzzing: $(grep -c '^== fuzzing' "$top/.fuzz.out") targets for 10 s each, no crash"
+	rm -f "$top/.fuzz.out"
 fi
 
 if [ $status -eq 0 ]; then
