@@ -7,6 +7,8 @@
  * (calls_relay.c) or answers the Admin API (calls_admin.c). Nothing here
  * blocks a Janus thread.
  */
+#include <string.h>
+
 #include <plugins/plugin.h>
 #include <debug.h>
 #include <mutex.h>
@@ -175,6 +177,11 @@ static int calls_init(janus_callbacks *callback, const char *config_path) {
 	}
 	if(config.auth_none)
 		JANUS_LOG(LOG_WARN, "[calls] auth = \"none\": anyone can register as anyone (development only)\n");
+	else if(strlen(config.jwt_secret) < 32)
+		/* HS256 wants a key at least as long as its hash (RFC 7518, 3.2);
+		 * a short or sample secret lets anyone sign tokens offline. */
+		JANUS_LOG(LOG_WARN, "[calls] general.jwt_secret is %zu bytes: use 32 or more random bytes\n",
+			strlen(config.jwt_secret));
 	if(config.admin_key == NULL || *config.admin_key == '\0')
 		JANUS_LOG(LOG_WARN, "[calls] no admin_key: the plugin's Admin API requests are all refused\n");
 	gateway = callback;

@@ -687,6 +687,16 @@ static int load_credentials(const calls_config *cfg, char **why) {
 		configured[ROUTE_APNS] = TRUE;
 	}
 	configured[ROUTE_WEBHOOK] = set(cfg->webhook_url);
+	/* Allowed (tests and local relays use it), but tokens, bearer tokens
+	 * and signed bodies would cross the network in clear. */
+	const char *urls[][2] = {{"push.webhook_url", configured[ROUTE_WEBHOOK] ? cfg->webhook_url : NULL},
+		{"push.fcm.base_url", configured[ROUTE_FCM] ? cfg->fcm_base_url : NULL},
+		{"push.fcm.token_url", configured[ROUTE_FCM] ? fcm_token_url : NULL},
+		{"push.apns.base_url", configured[ROUTE_APNS] ? cfg->apns_base_url : NULL}};
+	for(guint i = 0; i < G_N_ELEMENTS(urls); i++) {
+		if(urls[i][1] != NULL && g_str_has_prefix(urls[i][1], "http://"))
+			JANUS_LOG(LOG_WARN, "[calls] %s is http://: push tokens and credentials go unencrypted\n", urls[i][0]);
+	}
 	return 0;
 }
 

@@ -335,3 +335,13 @@ async def test_ring_waiting_for_a_retry_is_dropped_when_the_call_ends(calls, pus
     assert push.webhook.count(of_call(call_id, "incoming_call")) == 1, push.webhook.requests
     order = [r["body"]["type"] for r in push.webhook.requests if of_call(call_id)(r)]
     assert order == ["incoming_call", "call_ended", "missed_call"], order
+
+
+async def test_start_warns_about_cleartext_provider_urls(calls):
+    """The stand-ins for the webhook and FCM are http://: allowed, with a
+    warning naming each setting; APNs here is https:// and not named."""
+    with open(calls.janus.log_path, "rb") as f:
+        log = f.read().decode(errors="replace")
+    for setting in ("push.webhook_url", "push.fcm.base_url", "push.fcm.token_url"):
+        assert "%s is http://" % setting in log, setting
+    assert "push.apns.base_url is http://" not in log

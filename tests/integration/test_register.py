@@ -214,6 +214,9 @@ async def test_jwt_valid(calls):
     tok = make_jwt({"sub": u, "exp": now() + 120, "name": "Jay W. T.", "iat": now(), "nbf": now() - 5})
     reply = await d.ok({"request": "register", "token": tok, "device": "laptop"}, "registered")
     check_registered(reply.data, u, "Jay W. T.", "laptop")
+    # The test secret is 26 bytes: the plugin said at start that it is short.
+    with open(calls.janus.log_path, "rb") as f:
+        assert b"general.jwt_secret is 26 bytes: use 32 or more random bytes" in f.read()
 
 
 @pytest.mark.janus("jwt")
