@@ -52,6 +52,19 @@ char *calls_b64url_encode(const guchar *data, gsize len) {
 	return b;
 }
 
+/* The token issuer's name for the user, cut to CALLS_MAX_DISPLAY_BYTES at a
+ * character boundary (jansson strings are valid UTF-8): it is shown to
+ * callees and travels in pushes, whose payloads are small. */
+static char *display_of(const char *name) {
+	size_t len = strlen(name);
+	if(len <= CALLS_MAX_DISPLAY_BYTES)
+		return g_strdup(name);
+	len = CALLS_MAX_DISPLAY_BYTES;
+	while(len > 0 && ((unsigned char)name[len] & 0xC0) == 0x80)
+		len--;
+	return g_strndup(name, len);
+}
+
 static json_t *b64url_json(const char *in, gsize len) {
 	gsize n = 0;
 	guchar *raw = b64url_decode(in, len, &n);
@@ -145,7 +158,7 @@ int calls_jwt_verify(const char *token, const char *secret, gint64 now,
 		*why = "JWT issued in the future";
 	else {
 		claims->sub = g_strdup(sub);
-		claims->name = name ? g_strdup(json_string_value(name)) : NULL;
+		claims->name = name ? display_of(json_string_value(name)) : NULL;
 		claims->exp = exp;
 		rc = 0;
 	}

@@ -8,7 +8,6 @@
 #include "calls_record.h"
 #include "calls_request.h"
 
-#define MAX_DISPLAY_BYTES 128
 
 typedef enum field_kind {
 	FIELD_PLAIN, FIELD_USER, FIELD_DEVICE, FIELD_CALL, FIELD_DISPLAY, FIELD_REASON,
@@ -197,8 +196,8 @@ static int check_field(const field_rule *rule, json_t *value, calls_error *err) 
 				return calls_fail(err, CALLS_ERR_INVALID, "%s is not a valid call id", name);
 			break;
 		case FIELD_DISPLAY:
-			if(strlen(s) > MAX_DISPLAY_BYTES)
-				return calls_fail(err, CALLS_ERR_INVALID, "%s is longer than %d bytes", name, MAX_DISPLAY_BYTES);
+			if(strlen(s) > CALLS_MAX_DISPLAY_BYTES)
+				return calls_fail(err, CALLS_ERR_INVALID, "%s is longer than %d bytes", name, CALLS_MAX_DISPLAY_BYTES);
 			break;
 		case FIELD_REASON:
 			if(strcmp(s, "declined") != 0 && strcmp(s, "busy") != 0)

@@ -46,6 +46,8 @@ typedef enum calls_request_kind {
 /* history_delete, presence_subscribe, presence_unsubscribe, contacts_add and
  * contacts_remove take at most this many ids (more is 413). */
 #define CALLS_MAX_LIST 100
+/* The longest display name, in bytes. */
+#define CALLS_MAX_DISPLAY_BYTES 128
 
 typedef enum calls_jsep_rule {
 	CALLS_JSEP_FORBIDDEN,   /* a JSEP here is 409 */

@@ -220,6 +220,16 @@ async def test_jwt_valid(calls):
 
 
 @pytest.mark.janus("jwt")
+async def test_jwt_long_name_is_cut_to_128_bytes(calls):
+    u = calls.uid("longname")
+    d = await calls.device(register=False)
+    name = "N" * 127 + "\u00e9" * 10
+    reply = await d.ok({"request": "register", "token": make_jwt({"sub": u, "exp": now() + 120, "name": name})},
+                       "registered")
+    assert reply.data["display"] == "N" * 127, reply
+
+
+@pytest.mark.janus("jwt")
 async def test_jwt_user_field_cannot_override_sub(calls):
     u = calls.uid("realsub")
     d = await calls.device(register=False)

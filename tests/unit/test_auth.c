@@ -33,6 +33,41 @@ static void test_valid(void) {
 	g_free(t);
 }
 
+static char *name_after_verify(const char *name) {
+	char *t = token_for(json_pack("{sssssI}", "sub", "bob", "name", name, "exp", (json_int_t)NOW + 60));
+	calls_jwt_claims c;
+	const char *why = NULL;
+	g_assert_cmpint(verify(t, &why, &c), ==, 0);
+	char *out = g_strdup(c.name);
+	calls_jwt_claims_clear(&c);
+	g_free(t);
+	return out;
+}
+
+static void test_long_name_is_cut(void) {
+	/* 128 bytes is kept whole. */
+	char *exact = g_strnfill(128, 'n');
+	char *got = name_after_verify(exact);
+	g_assert_cmpstr(got, ==, exact);
+	g_free(got);
+	/* Longer is cut to 128 bytes ... */
+	char *longer = g_strnfill(300, 'n');
+	got = name_after_verify(longer);
+	g_assert_cmpstr(got, ==, exact);
+	g_free(got);
+	/* ... at a character boundary: 127 ASCII bytes then "é" (2 bytes) keeps 127. */
+	GString *mixed = g_string_new(NULL);
+	g_string_append_len(mixed, longer, 127);
+	g_string_append(mixed, "\xc3\xa9tail");
+	got = name_after_verify(mixed->str);
+	g_assert_cmpuint(strlen(got), ==, 127);
+	g_assert_true(g_utf8_validate(got, -1, NULL));
+	g_free(got);
+	g_string_free(mixed, TRUE);
+	g_free(exact);
+	g_free(longer);
+}
+
 static void expect_reject(const char *token, const char *reason_part) {
 	calls_jwt_claims c;
 	const char *why = NULL;
@@ -194,6 +229,7 @@ int main(int argc, char **argv) {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/auth/jwt/valid", test_valid);
 	g_test_add_func("/auth/jwt/times", test_expired_and_times);
+	g_test_add_func("/auth/jwt/long-name", test_long_name_is_cut);
 	g_test_add_func("/auth/jwt/bad-sub", test_bad_sub);
 	g_test_add_func("/auth/jwt/bad-signature", test_bad_signature);
 	g_test_add_func("/auth/jwt/alg", test_alg_none_and_others);
