@@ -195,8 +195,8 @@ bad_url:
 	return -1;
 }
 
-static gboolean set(const char *s) {
-	return s != NULL && *s != '\0';
+gboolean calls_config_has(const char *value) {
+	return value != NULL && *value != '\0';
 }
 
 int calls_config_check(const calls_config *cfg, char **why) {
@@ -213,17 +213,17 @@ int calls_config_check(const calls_config *cfg, char **why) {
 		*why = g_strdup("database.spool_dir is required when database.conninfo is set");
 		return -1;
 	}
-	if(set(cfg->webhook_url) && !set(cfg->webhook_secret)) {
+	if(calls_config_has(cfg->webhook_url) && !calls_config_has(cfg->webhook_secret)) {
 		*why = g_strdup("push.webhook_secret is required when push.webhook_url is set (every webhook is signed)");
 		return -1;
 	}
-	if(set(cfg->apns_key_file) && (!set(cfg->apns_key_id) || !set(cfg->apns_team_id) || !set(cfg->apns_bundle_id))) {
+	if(calls_config_has(cfg->apns_key_file) && (!calls_config_has(cfg->apns_key_id) || !calls_config_has(cfg->apns_team_id) || !calls_config_has(cfg->apns_bundle_id))) {
 		*why = g_strdup("push.apns needs key_id, team_id and bundle_id with key_file");
 		return -1;
 	}
 	const char *urls[][2] = {{"push.fcm.base_url", cfg->fcm_base_url}, {"push.apns.base_url", cfg->apns_base_url}};
 	for(guint i = 0; i < G_N_ELEMENTS(urls); i++) {
-		if(!set(urls[i][1])) {
+		if(!calls_config_has(urls[i][1])) {
 			*why = g_strdup_printf("%s must not be empty", urls[i][0]);
 			return -1;
 		}

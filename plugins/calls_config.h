@@ -63,6 +63,9 @@ void calls_config_clear(calls_config *cfg);
 int calls_config_set(calls_config *cfg, const char *group, const char *key,
 	const char *value, char **why);
 
+/* A string setting that was given and is not empty. */
+gboolean calls_config_has(const char *value);
+
 /* Checks the combination of settings after all were applied. */
 int calls_config_check(const calls_config *cfg, char **why);
 

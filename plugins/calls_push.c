@@ -6,6 +6,7 @@
 
 #include "calls_out.h"
 #include "calls_push.h"
+#include "calls_push_provider.h"
 #include "calls_record.h"
 #include "calls_store.h"
 
@@ -15,40 +16,20 @@
 static const calls_config *config;
 static gint64 (*real_now)(void);
 static gboolean database;
-static gboolean deliverable[3];   /* webhook, fcm, apns */
-
-static int platform_index(const char *platform) {
-	static const char *const names[] = {"webhook", "fcm", "apns"};
-	for(int i = 0; platform != NULL && i < 3; i++) {
-		if(!strcmp(platform, names[i]))
-			return i;
-	}
-	return -1;
-}
-
-static gboolean set(const char *s) {
-	return s != NULL && *s != '\0';
-}
 
 void calls_push_init(const calls_config *cfg, gint64 (*real)(void)) {
 	config = cfg;
 	real_now = real;
-	database = set(cfg->conninfo);
-	/* The webhook carries every platform whose provider is not configured:
-	 * the operator's server forwards those itself. */
-	gboolean webhook = set(cfg->webhook_url);
-	deliverable[0] = webhook;
-	deliverable[1] = webhook || set(cfg->fcm_service_account);
-	deliverable[2] = webhook || set(cfg->apns_key_file);
+	database = calls_config_has(cfg->conninfo);
 }
 
 gboolean calls_push_deliverable(const char *platform) {
-	int i = platform_index(platform);
-	return i >= 0 && deliverable[i];
+	return calls_push_route_of(config, platform) != CALLS_ROUTE_NONE;
 }
 
 gboolean calls_push_on(void) {
-	return database && (deliverable[0] || deliverable[1] || deliverable[2]);
+	return database && (calls_push_deliverable("webhook") || calls_push_deliverable("fcm") ||
+		calls_push_deliverable("apns"));
 }
 
 /* ---- requests ---- */
@@ -133,24 +114,14 @@ void calls_push_lookup(calls_call *c) {
 	calls_out_read(r, NULL, NULL, "call", lookup_done);
 }
 
-static gboolean online(calls_user *u, const char *device) {
-	for(GList *l = u ? u->devices : NULL; l != NULL; l = l->next) {
-		calls_device *d = l->data;
-		if(!strcmp(d->device_id, device))
-			return TRUE;
-	}
-	return FALSE;
-}
-
 guint calls_push_ring(calls_call *c, json_t *regs) {
-	calls_user *callee = calls_registry_user(c->callee_user);
 	/* One entry per device: {device, regs: [its registrations]}. */
 	json_t *by_device = json_object();
 	size_t i;
 	json_t *reg;
 	json_array_foreach(regs, i, reg) {
 		const char *device = json_string_value(json_object_get(reg, "device"));
-		if(device == NULL || online(callee, device))
+		if(device == NULL || calls_registry_device(c->callee_user, device) != NULL)
 			continue;
 		json_t *list = json_object_get(by_device, device);
 		if(list == NULL) {

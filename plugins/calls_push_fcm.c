@@ -122,9 +122,16 @@ calls_push_req *calls_fcm_request(const char *base_url, const char *project_id, 
 		ttl = MAX(0, json_integer_value(json_object_get(job, "expires_at")) - now_s);
 	char ttl_text[32];
 	g_snprintf(ttl_text, sizeof(ttl_text), "%" G_GINT64_FORMAT "s", ttl);
+	json_t *data = calls_push_fields(job, now_s, TRUE);
+	/* FCM reserves "from" in data messages (it is the sender there). */
+	json_t *from = json_object_get(data, "from");
+	if(from != NULL) {
+		json_object_set(data, "caller", from);
+		json_object_del(data, "from");
+	}
 	json_t *message = json_pack("{s:{sOsos{sssssO}}}", "message",
 		"token", json_object_get(job, "token"),
-		"data", calls_push_fields(job, now_s, TRUE),
+		"data", data,
 		"android", "priority", "HIGH", "ttl", ttl_text, "collapse_key", json_object_get(job, "call_id"));
 	char *body = json_dumps(message, JSON_COMPACT);
 	json_decref(message);

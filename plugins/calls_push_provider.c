@@ -1,14 +1,21 @@
 /*
  * calls_push_provider.c - the parts the push providers share (see
- * calls_push_provider.h), and the webhook, which is nothing but those parts
- * and a signature.
+ * calls_push_provider.h).
  */
 #include <stdarg.h>
 #include <string.h>
 
-#include "calls_jws.h"
 #include "calls_push_provider.h"
-#include "calls_push_webhook.h"
+
+calls_push_route calls_push_route_of(const calls_config *cfg, const char *platform) {
+	if(platform != NULL && !strcmp(platform, "fcm") && calls_config_has(cfg->fcm_service_account))
+		return CALLS_ROUTE_FCM;
+	if(platform != NULL && !strcmp(platform, "apns") && calls_config_has(cfg->apns_key_file))
+		return CALLS_ROUTE_APNS;
+	gboolean known = platform != NULL && (!strcmp(platform, "webhook") || !strcmp(platform, "fcm") ||
+		!strcmp(platform, "apns"));
+	return known && calls_config_has(cfg->webhook_url) ? CALLS_ROUTE_WEBHOOK : CALLS_ROUTE_NONE;
+}
 
 calls_push_req *calls_push_req_new(char *url, char *body) {
 	calls_push_req *req = g_new0(calls_push_req, 1);
@@ -59,8 +66,7 @@ json_t *calls_push_fields(json_t *job, gint64 now_s, gboolean strings) {
 		json_t *v = json_object_get(job, names[i]);
 		if(v == NULL || json_is_null(v))
 			continue;
-		/* FCM reserves "from" in data messages (it is the sender there). */
-		const char *name = (strings && !strcmp(names[i], "from")) ? "caller" : names[i];
+		const char *name = names[i];
 		if(!strings || json_is_string(v)) {
 			json_object_set(out, name, v);
 		} else if(json_is_boolean(v)) {
@@ -79,38 +85,4 @@ json_t *calls_push_fields(json_t *job, gint64 now_s, gboolean strings) {
 		json_object_set_new(out, "sent_at", json_integer(now_s));
 	}
 	return out;
-}
-
-/* ---- the webhook ---- */
-
-calls_push_req *calls_webhook_request(const char *url, const char *secret, json_t *job, gint64 now_s) {
-	json_t *doc = calls_push_fields(job, now_s, FALSE);
-	/* The operator's server may forward to any provider: it gets the
-	 * registration as the app made it. */
-	json_object_set(doc, "platform", json_object_get(job, "platform"));
-	json_object_set(doc, "token", json_object_get(job, "token"));
-	json_object_set(doc, "voip", json_object_get(job, "voip"));
-	char *body = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	char *signed_text = g_strdup_printf("%" G_GINT64_FORMAT ".%s", now_s, body);
-	char *mac = calls_hmac_sha256_hex(secret, signed_text, strlen(signed_text));
-	g_free(signed_text);
-	calls_push_req *req = calls_push_req_new(g_strdup(url), g_strdup(body));
-	free(body);
-	calls_push_req_header(req, "Content-Type", "application/json");
-	calls_push_req_header(req, "X-Calls-Timestamp", "%" G_GINT64_FORMAT, now_s);
-	calls_push_req_header(req, "X-Calls-Signature", "sha256=%s", mac);
-	g_free(mac);
-	return req;
-}
-
-calls_push_verdict calls_webhook_judge(long status, const char *body, gsize len, char **detail) {
-	(void)body;
-	(void)len;
-	if(status >= 200 && status < 300)
-		return CALLS_PUSH_DELIVERED;
-	*detail = status ? g_strdup_printf("HTTP %ld", status) : g_strdup("no answer");
-	if(status == 410)
-		return CALLS_PUSH_GONE;
-	return calls_push_transient(status) ? CALLS_PUSH_RETRY : CALLS_PUSH_REJECTED;
 }

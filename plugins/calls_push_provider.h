@@ -19,6 +19,21 @@
 #include <glib.h>
 #include <jansson.h>
 
+#include "calls_config.h"
+
+/* Who carries a registration's pushes: its platform's own provider when
+ * that is configured, else the webhook (the operator's server forwards
+ * them), else nobody. */
+typedef enum calls_push_route {
+	CALLS_ROUTE_NONE = -1,
+	CALLS_ROUTE_WEBHOOK,
+	CALLS_ROUTE_FCM,
+	CALLS_ROUTE_APNS,
+	CALLS_ROUTES
+} calls_push_route;
+
+calls_push_route calls_push_route_of(const calls_config *cfg, const char *platform);
+
 typedef struct calls_push_req {
 	char *url;
 	GPtrArray *headers;      /* char* "Name: value", owned */
@@ -46,8 +61,7 @@ const char *calls_push_verdict_name(calls_push_verdict v);
 typedef calls_push_verdict (*calls_push_judge)(long status, const char *body, gsize len, char **detail);
 
 /* The job's fields every provider forwards, as the webhook names them, with
- * sent_at; strings is TRUE for FCM, whose data values must be strings and
- * where "from" is reserved: it is called "caller" there. */
+ * sent_at; strings is TRUE for FCM, whose data values must be strings. */
 json_t *calls_push_fields(json_t *job, gint64 now_s, gboolean strings);
 
 /* Statuses every provider treats alike: 408, 429 and 5xx, and no answer,

@@ -45,8 +45,12 @@
 #define DEAD_FOR (G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
 #define MAX_DEAD 10000
 
-typedef enum route_id { ROUTE_WEBHOOK, ROUTE_FCM, ROUTE_APNS, ROUTES } route_id;
-static const char *const route_names[ROUTES] = {"webhook", "fcm", "apns"};
+/* Indexed by calls_push_route. */
+static const char *const route_names[CALLS_ROUTES] = {"webhook", "fcm", "apns"};
+
+static const char *route_name(calls_push_route r) {
+	return r >= 0 && r < CALLS_ROUTES ? route_names[r] : "no provider";
+}
 
 typedef enum job_place { IN_LANE, IN_ROUTE, IN_TIMERS, IN_FCM_WAIT, IN_FLIGHT } job_place;
 
@@ -55,7 +59,7 @@ typedef struct xfer xfer;
 typedef struct pjob {
 	json_t *job;
 	char *lane;              /* "<call_id>/<device>" */
-	route_id route;
+	calls_push_route route;
 	job_place place;
 	int attempts;            /* made so far */
 	gint64 due;              /* monotonic, in IN_TIMERS */
@@ -81,11 +85,11 @@ static volatile gint sent, failed, pending;
 /* thread-owned */
 static GHashTable *lanes;        /* lane -> GQueue of pjob* (head first) */
 static GHashTable *dead;         /* "<platform>/<token>" -> monotonic time found dead */
-static GQueue route_queue[ROUTES];
-static int in_flight[ROUTES];
+static GQueue route_queue[CALLS_ROUTES];
+static int in_flight[CALLS_ROUTES];
 static GList *timers;            /* pjob*, earliest due first */
 static GQueue fcm_waiting;
-static gboolean configured[ROUTES];
+static gboolean configured[CALLS_ROUTES];
 static calls_fcm_account fcm;
 static char *fcm_token_url;
 static char *fcm_access;         /* cached access token */
@@ -173,11 +177,11 @@ static void finish(pjob *j, outcome how, const char *detail) {
 	} else if(how == SENT) {
 		g_atomic_int_inc(&sent);
 		JANUS_LOG(LOG_VERB, "[calls] push %s of call %s to %s (%s): delivered after %d attempt(s)\n",
-			job_text(j, "type"), job_text(j, "call_id"), job_text(j, "device"), route_names[j->route], j->attempts);
+			job_text(j, "type"), job_text(j, "call_id"), job_text(j, "device"), route_name(j->route), j->attempts);
 	} else {
 		g_atomic_int_inc(&failed);
 		JANUS_LOG(LOG_WARN, "[calls] push %s of call %s to %s (%s) failed after %d attempt(s): %s\n",
-			job_text(j, "type"), job_text(j, "call_id"), job_text(j, "device"), route_names[j->route],
+			job_text(j, "type"), job_text(j, "call_id"), job_text(j, "device"), route_name(j->route),
 			j->attempts, detail ? detail : "?");
 	}
 	GQueue *lane = g_hash_table_lookup(lanes, j->lane);
@@ -312,10 +316,10 @@ static void start_job(pjob *j) {
 	calls_push_req *req = NULL;
 	gint64 now = now_s();
 	switch(j->route) {
-		case ROUTE_WEBHOOK:
+		case CALLS_ROUTE_WEBHOOK:
 			req = calls_webhook_request(config->webhook_url, config->webhook_secret, j->job, now);
 			break;
-		case ROUTE_FCM:
+		case CALLS_ROUTE_FCM:
 			if(fcm_access == NULL || g_get_monotonic_time() >= fcm_access_until) {
 				j->place = IN_FCM_WAIT;
 				g_queue_push_tail(&fcm_waiting, j);
@@ -324,7 +328,7 @@ static void start_job(pjob *j) {
 			}
 			req = calls_fcm_request(config->fcm_base_url, fcm.project_id, fcm_access, j->job, now);
 			break;
-		case ROUTE_APNS:
+		case CALLS_ROUTE_APNS:
 			if(apns_token == NULL || now - apns_token_at >= APNS_TOKEN_REFRESH) {
 				g_free(apns_token);
 				apns_token = calls_apns_provider_token(apns_key, config->apns_key_id, config->apns_team_id, now);
@@ -422,15 +426,15 @@ static void transfer_done(xfer *x, CURLcode result) {
 	in_flight[j->route]--;
 	j->x = NULL;
 	char *detail = NULL;
-	calls_push_judge judge = j->route == ROUTE_WEBHOOK ? calls_webhook_judge :
-		j->route == ROUTE_FCM ? calls_fcm_judge : calls_apns_judge;
+	calls_push_judge judge = j->route == CALLS_ROUTE_WEBHOOK ? calls_webhook_judge :
+		j->route == CALLS_ROUTE_FCM ? calls_fcm_judge : calls_apns_judge;
 	calls_push_verdict v = judge(status, x->reply->str, x->reply->len, &detail);
 	if(result != CURLE_OK) {
 		g_free(detail);
 		detail = g_strdup(curl_easy_strerror(result));
 	}
 	gint64 retry_after = x->retry_after_s;
-	route_id route = j->route;
+	calls_push_route route = j->route;
 	xfer_free(x);
 	switch(v) {
 		case CALLS_PUSH_DELIVERED:
@@ -448,7 +452,7 @@ static void transfer_done(xfer *x, CURLcode result) {
 			break;
 		case CALLS_PUSH_REAUTH:
 			/* Our credential, not the push: renew it and go again at once. */
-			if(route == ROUTE_FCM) {
+			if(route == CALLS_ROUTE_FCM) {
 				g_clear_pointer(&fcm_access, g_free);
 			} else {
 				g_clear_pointer(&apns_token, g_free);
@@ -468,14 +472,6 @@ static void transfer_done(xfer *x, CURLcode result) {
 
 /* ---- admission ---- */
 
-static route_id route_of(const char *platform) {
-	if(!strcmp(platform, "fcm") && configured[ROUTE_FCM])
-		return ROUTE_FCM;
-	if(!strcmp(platform, "apns") && configured[ROUTE_APNS])
-		return ROUTE_APNS;
-	return ROUTE_WEBHOOK;
-}
-
 /* Takes j out of wherever it waits (not in flight). */
 static void unqueue(pjob *j) {
 	switch(j->place) {
@@ -491,9 +487,10 @@ static void admit(json_t *job) {
 	j->job = job;
 	j->lane = g_strdup_printf("%s/%s", json_string_value(json_object_get(job, "call_id")),
 		json_string_value(json_object_get(job, "device")));
-	j->route = route_of(job_text(j, "platform"));
+	j->route = calls_push_route_of(config, job_text(j, "platform"));
 	j->place = IN_LANE;
-	if(!configured[j->route]) {
+	if(j->route == CALLS_ROUTE_NONE) {
+		/* The handler sends only what can be delivered (calls_push.c). */
 		finish(j, FAILED, "no provider is configured for it");
 		return;
 	}
@@ -619,7 +616,7 @@ static void drop_everything(void) {
 		g_hash_table_destroy(lanes);
 		lanes = NULL;
 	}
-	for(int r = 0; r < ROUTES; r++) {
+	for(int r = 0; r < CALLS_ROUTES; r++) {
 		g_queue_clear(&route_queue[r]);
 		in_flight[r] = 0;
 	}
@@ -649,12 +646,8 @@ static void release(void) {
 	memset(configured, 0, sizeof(configured));
 }
 
-static gboolean set(const char *s) {
-	return s != NULL && *s != '\0';
-}
-
 static int load_credentials(const calls_config *cfg, char **why) {
-	if(set(cfg->fcm_service_account)) {
+	if(calls_config_has(cfg->fcm_service_account)) {
 		char *text = NULL, *inner = NULL;
 		GError *error = NULL;
 		if(!g_file_get_contents(cfg->fcm_service_account, &text, NULL, &error)) {
@@ -669,14 +662,13 @@ static int load_credentials(const calls_config *cfg, char **why) {
 			g_free(inner);
 			return -1;
 		}
-		if(set(cfg->fcm_project_id)) {
+		if(calls_config_has(cfg->fcm_project_id)) {
 			g_free(fcm.project_id);
 			fcm.project_id = g_strdup(cfg->fcm_project_id);
 		}
-		fcm_token_url = g_strdup(set(cfg->fcm_token_url) ? cfg->fcm_token_url : fcm.token_uri);
-		configured[ROUTE_FCM] = TRUE;
+		fcm_token_url = g_strdup(calls_config_has(cfg->fcm_token_url) ? cfg->fcm_token_url : fcm.token_uri);
 	}
-	if(set(cfg->apns_key_file)) {
+	if(calls_config_has(cfg->apns_key_file)) {
 		char *inner = NULL;
 		apns_key = calls_jws_key_file(cfg->apns_key_file, &inner);
 		if(apns_key == NULL || EVP_PKEY_get_base_id(apns_key) != EVP_PKEY_EC) {
@@ -684,15 +676,15 @@ static int load_credentials(const calls_config *cfg, char **why) {
 			g_free(inner);
 			return -1;
 		}
-		configured[ROUTE_APNS] = TRUE;
 	}
-	configured[ROUTE_WEBHOOK] = set(cfg->webhook_url);
+	for(int r = 0; r < CALLS_ROUTES; r++)
+		configured[r] = calls_push_route_of(cfg, route_names[r]) == (calls_push_route)r;
 	/* Allowed (tests and local relays use it), but tokens, bearer tokens
 	 * and signed bodies would cross the network in clear. */
-	const char *urls[][2] = {{"push.webhook_url", configured[ROUTE_WEBHOOK] ? cfg->webhook_url : NULL},
-		{"push.fcm.base_url", configured[ROUTE_FCM] ? cfg->fcm_base_url : NULL},
-		{"push.fcm.token_url", configured[ROUTE_FCM] ? fcm_token_url : NULL},
-		{"push.apns.base_url", configured[ROUTE_APNS] ? cfg->apns_base_url : NULL}};
+	const char *urls[][2] = {{"push.webhook_url", configured[CALLS_ROUTE_WEBHOOK] ? cfg->webhook_url : NULL},
+		{"push.fcm.base_url", configured[CALLS_ROUTE_FCM] ? cfg->fcm_base_url : NULL},
+		{"push.fcm.token_url", configured[CALLS_ROUTE_FCM] ? fcm_token_url : NULL},
+		{"push.apns.base_url", configured[CALLS_ROUTE_APNS] ? cfg->apns_base_url : NULL}};
 	for(guint i = 0; i < G_N_ELEMENTS(urls); i++) {
 		if(urls[i][1] != NULL && g_str_has_prefix(urls[i][1], "http://"))
 			JANUS_LOG(LOG_WARN, "[calls] %s is http://: push tokens and credentials go unencrypted\n", urls[i][0]);
@@ -710,10 +702,10 @@ int calls_pushd_start(const calls_config *cfg, char **why) {
 		release();
 		return -1;
 	}
-	if(!configured[ROUTE_WEBHOOK] && !configured[ROUTE_FCM] && !configured[ROUTE_APNS])
+	if(!configured[CALLS_ROUTE_WEBHOOK] && !configured[CALLS_ROUTE_FCM] && !configured[CALLS_ROUTE_APNS])
 		return 0;
 	if(!curl_version_info(CURLVERSION_NOW)->features || !(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2)) {
-		if(configured[ROUTE_APNS]) {
+		if(configured[CALLS_ROUTE_APNS]) {
 			*why = g_strdup("push.apns needs HTTP/2, and this libcurl has no HTTP/2 support");
 			release();
 			return -1;
@@ -725,7 +717,7 @@ int calls_pushd_start(const calls_config *cfg, char **why) {
 	multi = curl_multi_init();
 	curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->push_max_in_flight);
-	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)cfg->push_max_in_flight * ROUTES);
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)cfg->push_max_in_flight * CALLS_ROUTES);
 	GError *error = NULL;
 	thread = g_thread_try_new("calls push", pushd_thread, NULL, &error);
 	if(thread == NULL) {
@@ -735,8 +727,8 @@ int calls_pushd_start(const calls_config *cfg, char **why) {
 		return -1;
 	}
 	JANUS_LOG(LOG_INFO, "[calls] push: webhook %s, FCM %s, APNs %s\n",
-		configured[ROUTE_WEBHOOK] ? "on" : "off", configured[ROUTE_FCM] ? fcm.project_id : "off",
-		configured[ROUTE_APNS] ? cfg->apns_bundle_id : "off");
+		configured[CALLS_ROUTE_WEBHOOK] ? "on" : "off", configured[CALLS_ROUTE_FCM] ? fcm.project_id : "off",
+		configured[CALLS_ROUTE_APNS] ? cfg->apns_bundle_id : "off");
 	return 0;
 }
 

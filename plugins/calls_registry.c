@@ -82,21 +82,27 @@ void calls_registry_clear(void) {
 	device_count = 0;
 }
 
+calls_device *calls_registry_device(const char *user, const char *device_id) {
+	calls_user *u = g_hash_table_lookup(users, user);
+	for(GList *l = u && device_id ? u->devices : NULL; l != NULL; l = l->next) {
+		calls_device *d = l->data;
+		if(!strcmp(d->device_id, device_id))
+			return d;
+	}
+	return NULL;
+}
+
 void calls_registry_add(calls_device *d, const char *user, const char *display,
 		const char *device_id, calls_device **replaced) {
 	*replaced = NULL;
-	calls_user *u = g_hash_table_lookup(users, user);
-	for(GList *l = u && device_id ? u->devices : NULL; l != NULL; l = l->next) {
-		calls_device *old = l->data;
-		if(old != d && !strcmp(old->device_id, device_id)) {
-			calls_device_ref(old);
-			*replaced = old;
-			/* This may free u if old was its only device. */
-			calls_registry_remove(old);
-			u = g_hash_table_lookup(users, user);
-			break;
-		}
+	calls_device *old = calls_registry_device(user, device_id);
+	if(old != NULL && old != d) {
+		calls_device_ref(old);
+		*replaced = old;
+		calls_registry_remove(old);
 	}
+	/* Removing old may have freed the user (it was its only device). */
+	calls_user *u = g_hash_table_lookup(users, user);
 	if(u == NULL) {
 		u = g_new0(calls_user, 1);
 		u->id = g_strdup(user);

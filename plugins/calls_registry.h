@@ -73,6 +73,8 @@ void calls_registry_add(calls_device *d, const char *user, const char *display,
 void calls_registry_remove(calls_device *d);
 
 calls_user *calls_registry_user(const char *id);
+/* The handle registered as user's device_id, or NULL (no reference). */
+calls_device *calls_registry_device(const char *user, const char *device_id);
 guint calls_registry_user_count(void);
 guint calls_registry_device_count(void);
 /* A list of calls_user* (not owned items), for admin listings. */

@@ -19,7 +19,7 @@ $top/plugins/calls_relay.c $top/plugins/calls_call.c $top/plugins/calls_identity
 $top/plugins/calls_dispatch.c $top/plugins/calls_record.c $top/plugins/calls_history.c \
 $top/plugins/calls_store.c $top/plugins/calls_spool.c $top/plugins/calls_presence.c \
 $top/plugins/calls_contacts.c $top/plugins/calls_push.c $top/plugins/calls_jws.c \
-$top/plugins/calls_push_provider.c $top/plugins/calls_push_fcm.c $top/plugins/calls_push_apns.c \
+$top/plugins/calls_push_provider.c $top/plugins/calls_push_webhook.c $top/plugins/calls_push_fcm.c $top/plugins/calls_push_apns.c \
 $out/calls_migrations.c \
 $top/tests/unit/janus_stubs.c $top/tests/unit/recorder.c"
 (cd "$top" && sh plugins/gen-migrations.sh sql/[0-9]*.sql) > "$out/calls_migrations.c"

@@ -5,8 +5,12 @@
 --   {user, device, at, platform, token, voip, dead: true}
 -- It deletes that registration only if it still holds that token and was
 -- not registered again after `at` (the app may have refreshed it meanwhile).
+-- The register and unregister documents keep migration 5's function, under
+-- a name of its own.
 
-CREATE OR REPLACE FUNCTION calls_put_push(doc jsonb) RETURNS void
+ALTER FUNCTION calls_put_push(jsonb) RENAME TO calls_put_push_registration;
+
+CREATE FUNCTION calls_put_push(doc jsonb) RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
@@ -17,20 +21,7 @@ BEGIN
 			AND token = doc->>'token' AND updated_at <= (doc->>'at')::timestamptz;
 		RETURN;
 	END IF;
-	IF COALESCE((doc->>'remove')::boolean, false) THEN
-		DELETE FROM calls_push_registrations
-			WHERE user_id = doc->>'user' AND device_id = doc->>'device';
-		RETURN;
-	END IF;
-	DELETE FROM calls_push_registrations
-		WHERE platform = doc->>'platform' AND token = doc->>'token'
-		AND (user_id, device_id) <> (doc->>'user', doc->>'device');
-	INSERT INTO calls_push_registrations AS r (user_id, device_id, platform, voip, token, created_at, updated_at)
-		VALUES (doc->>'user', doc->>'device', doc->>'platform', COALESCE((doc->>'voip')::boolean, false),
-			doc->>'token', (doc->>'at')::timestamptz, (doc->>'at')::timestamptz)
-		ON CONFLICT (user_id, device_id, platform, voip) DO UPDATE SET
-			token = excluded.token,
-			updated_at = GREATEST(r.updated_at, excluded.updated_at);
+	PERFORM calls_put_push_registration(doc);
 END
 $$;
 

@@ -30,15 +30,21 @@ static char *rsa_pem, *ec_pem;
 
 /* ---- helpers ---- */
 
+/* What was written to a memory BIO, which is freed. */
+static char *bio_text(BIO *bio) {
+	char *data = NULL;
+	long len = BIO_get_mem_data(bio, &data);
+	char *text = g_strndup(data, len);
+	BIO_free(bio);
+	return text;
+}
+
 static char *pem_of(EVP_PKEY *key) {
 	BIO *bio = BIO_new(BIO_s_mem());
 	g_assert_nonnull(bio);
 	/* PKCS#8, "BEGIN PRIVATE KEY", as Google's and Apple's files have it */
 	g_assert_cmpint(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), ==, 1);
-	char *data = NULL;
-	long len = BIO_get_mem_data(bio, &data);
-	char *pem = g_strndup(data, len);
-	BIO_free(bio);
+	char *pem = bio_text(bio);
 	g_assert_true(g_str_has_prefix(pem, "-----BEGIN PRIVATE KEY-----\n"));
 	return pem;
 }
@@ -188,6 +194,36 @@ static json_int_t int_at(json_t *obj, const char *name) {
 	return json_integer_value(v);
 }
 
+/* token is a JWS with the header {alg, typ JWT, kid (NULL: none)} and
+ * exactly claims, signed by key: RS256 as long as its modulus, ES256 as r||s
+ * (64 bytes). */
+static void assert_jws(const char *token, EVP_PKEY *key, const char *alg, const char *kid, json_t *claims) {
+	jws j;
+	jws_split(token, &j);
+	g_assert_cmpuint(json_object_size(j.header), ==, kid != NULL ? 3 : 2);
+	g_assert_cmpstr(str_at(j.header, "alg"), ==, alg);
+	g_assert_cmpstr(str_at(j.header, "typ"), ==, "JWT");
+	if(kid != NULL)
+		g_assert_cmpstr(str_at(j.header, "kid"), ==, kid);
+	if(!json_equal(j.claims, claims)) {
+		char *got = json_dumps(j.claims, JSON_SORT_KEYS), *want = json_dumps(claims, JSON_SORT_KEYS);
+		g_error("claims %s, want %s", got, want);
+	}
+	g_assert_cmpuint(j.siglen, ==, EVP_PKEY_get_base_id(key) == EVP_PKEY_EC ? 64 : (gsize)EVP_PKEY_get_size(key));
+	assert_signed_by(key, &j);
+	jws_clear(&j);
+}
+
+/* calls_jws_key's key of pem, which must be want. */
+static EVP_PKEY *key_of(const char *pem, EVP_PKEY *want) {
+	char *why = NULL;
+	EVP_PKEY *key = calls_jws_key(pem, &why);
+	g_assert_nonnull(key);
+	g_assert_null(why);
+	g_assert_cmpint(EVP_PKEY_eq(key, want), ==, 1);
+	return key;
+}
+
 /* A job as calls_push.c makes it. */
 static json_t *job_new(const char *type, const char *platform, const char *token, gboolean voip, gboolean video) {
 	return json_pack("{sssssssssbsssssssssbsI}", "type", type, "call_id", "call-1", "from", "alice",
@@ -195,68 +231,71 @@ static json_t *job_new(const char *type, const char *platform, const char *token
 		"platform", platform, "token", token, "voip", voip, "expires_at", (json_int_t)EXPIRES);
 }
 
+/* The job's fields with their native types, as the webhook and APNs send
+ * them (display aside: it may be left out). */
+static void check_native_fields(json_t *obj, const char *type, gboolean video, gint64 sent_at) {
+	g_assert_cmpstr(str_at(obj, "type"), ==, type);
+	g_assert_cmpstr(str_at(obj, "call_id"), ==, "call-1");
+	g_assert_cmpstr(str_at(obj, "from"), ==, "alice");
+	g_assert_null(json_object_get(obj, "caller"));
+	g_assert_true(json_is_boolean(json_object_get(obj, "video")));
+	g_assert_cmpint(json_is_true(json_object_get(obj, "video")), ==, video);
+	g_assert_cmpstr(str_at(obj, "to"), ==, "bob");
+	g_assert_cmpstr(str_at(obj, "device"), ==, "phone-1");
+	g_assert_cmpint(int_at(obj, "sent_at"), ==, sent_at);
+	g_assert_cmpint(int_at(obj, "expires_at"), ==, EXPIRES);
+}
+
+/* The job's fields as strings, what FCM's data wants; "from" is reserved
+ * there, the caller is "caller". */
+/* caller_key: "from" as calls_push_fields makes it, "caller" in FCM data. */
+static void check_string_fields(json_t *obj, const char *type, gboolean video, const char *caller_key) {
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v)
+		g_assert_true(json_is_string(v));
+	g_assert_cmpstr(str_at(obj, "type"), ==, type);
+	g_assert_cmpstr(str_at(obj, "call_id"), ==, "call-1");
+	g_assert_null(json_object_get(obj, strcmp(caller_key, "from") ? "from" : "caller"));
+	g_assert_cmpstr(str_at(obj, caller_key), ==, "alice");
+	g_assert_cmpstr(str_at(obj, "video"), ==, video ? "true" : "false");
+	g_assert_cmpstr(str_at(obj, "to"), ==, "bob");
+	g_assert_cmpstr(str_at(obj, "device"), ==, "phone-1");
+	g_assert_cmpstr(str_at(obj, "sent_at"), ==, "1700000000");
+	g_assert_cmpstr(str_at(obj, "expires_at"), ==, "1700000030");
+}
+
 /* ---- calls_jws ---- */
 
-static void test_jws_rs256(void) {
-	char *why = NULL;
-	EVP_PKEY *key = calls_jws_key(rsa_pem, &why);
-	g_assert_nonnull(key);
-	g_assert_null(why);
-	g_assert_cmpint(EVP_PKEY_eq(key, rsa_key), ==, 1);
-	json_t *extra = json_pack("{ss}", "kid", "key-1");
-	json_t *claims = json_pack("{sssIss}", "iss", "me@example.org", "iat", (json_int_t)NOW, "note", "h\xc3\xa9");
-	char *token = calls_jws_sign(key, extra, claims);
-	jws j;
-	jws_split(token, &j);
-	g_assert_cmpuint(json_object_size(j.header), ==, 3);
-	g_assert_cmpstr(str_at(j.header, "alg"), ==, "RS256");
-	g_assert_cmpstr(str_at(j.header, "typ"), ==, "JWT");
-	g_assert_cmpstr(str_at(j.header, "kid"), ==, "key-1");
-	g_assert_true(json_equal(j.claims, claims));
-	g_assert_cmpuint(j.siglen, ==, 256);
-	assert_signed_by(rsa_key, &j);
-	jws_clear(&j);
-	g_free(token);
-	/* no header_extra: alg and typ only */
-	token = calls_jws_sign(key, NULL, claims);
-	jws_split(token, &j);
-	g_assert_cmpuint(json_object_size(j.header), ==, 2);
-	g_assert_cmpstr(str_at(j.header, "alg"), ==, "RS256");
-	assert_signed_by(rsa_key, &j);
-	jws_clear(&j);
+/* pem's key signs claims (stolen) times times with kid in the header, then
+ * once without header_extra (alg and typ only). */
+static void check_signing(const char *pem, EVP_PKEY *want, const char *alg, const char *kid, json_t *claims,
+		int times) {
+	EVP_PKEY *key = key_of(pem, want);
+	json_t *extra = json_pack("{ss}", "kid", kid);
+	for(int i = 0; i < times; i++) {
+		char *token = calls_jws_sign(key, extra, claims);
+		assert_jws(token, want, alg, kid, claims);
+		g_free(token);
+	}
+	char *token = calls_jws_sign(key, NULL, claims);
+	assert_jws(token, want, alg, NULL, claims);
 	g_free(token);
 	json_decref(extra);
 	json_decref(claims);
 	EVP_PKEY_free(key);
 }
 
+static void test_jws_rs256(void) {
+	check_signing(rsa_pem, rsa_key, "RS256", "key-1",
+		json_pack("{sssIss}", "iss", "me@example.org", "iat", (json_int_t)NOW, "note", "h\xc3\xa9"), 1);
+}
+
 static void test_jws_es256(void) {
-	char *why = NULL;
-	EVP_PKEY *key = calls_jws_key(ec_pem, &why);
-	g_assert_nonnull(key);
-	g_assert_null(why);
-	g_assert_cmpint(EVP_PKEY_eq(key, ec_key), ==, 1);
-	json_t *extra = json_pack("{ss}", "kid", "ABC123DEFG");
-	json_t *claims = json_pack("{sssI}", "iss", "TEAM123456", "iat", (json_int_t)NOW);
 	/* ECDSA signatures are random, and r or s is sometimes shorter than 32
 	 * bytes: sign a few times, each must be 64 bytes and verify. */
-	for(int i = 0; i < 16; i++) {
-		char *token = calls_jws_sign(key, extra, claims);
-		jws j;
-		jws_split(token, &j);
-		g_assert_cmpuint(json_object_size(j.header), ==, 3);
-		g_assert_cmpstr(str_at(j.header, "alg"), ==, "ES256");
-		g_assert_cmpstr(str_at(j.header, "typ"), ==, "JWT");
-		g_assert_cmpstr(str_at(j.header, "kid"), ==, "ABC123DEFG");
-		g_assert_true(json_equal(j.claims, claims));
-		g_assert_cmpuint(j.siglen, ==, 64);
-		assert_signed_by(ec_key, &j);
-		jws_clear(&j);
-		g_free(token);
-	}
-	json_decref(extra);
-	json_decref(claims);
-	EVP_PKEY_free(key);
+	check_signing(ec_pem, ec_key, "ES256", "ABC123DEFG", json_pack("{sssI}", "iss", "TEAM123456", "iat", (json_int_t)NOW),
+		16);
 }
 
 static void expect_key_refused(const char *pem, const char *why_part) {
@@ -268,33 +307,29 @@ static void expect_key_refused(const char *pem, const char *why_part) {
 	g_free(why);
 }
 
+/* A key made here (freed) is refused. */
+static void expect_made_key_refused(EVP_PKEY *made, const char *why_part) {
+	g_assert_nonnull(made);
+	char *pem = pem_of(made);
+	expect_key_refused(pem, why_part);
+	g_free(pem);
+	EVP_PKEY_free(made);
+}
+
 static void test_jws_key_refused(void) {
-	EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
-	EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-	g_assert_nonnull(small);
-	g_assert_nonnull(p384);
-	char *small_pem = pem_of(small), *p384_pem = pem_of(p384);
-	expect_key_refused(small_pem, "RSA (2048 bits or more) or EC P-256");
-	expect_key_refused(p384_pem, "RSA (2048 bits or more) or EC P-256");
+	expect_made_key_refused(EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024), "RSA (2048 bits or more) or EC P-256");
+	expect_made_key_refused(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"), "RSA (2048 bits or more) or EC P-256");
 	expect_key_refused("garbage", "not a PEM private key");
 	/* An encrypted key is refused without asking for a passphrase (stdin
 	 * or a terminal would otherwise be read, and Janus hang at start). */
 	BIO *enc = BIO_new(BIO_s_mem());
 	g_assert_cmpint(PEM_write_bio_PKCS8PrivateKey(enc, ec_key, EVP_aes_128_cbc(), NULL, 0, NULL, (void *)"pw"), ==, 1);
-	char *enc_data = NULL;
-	long enc_len = BIO_get_mem_data(enc, &enc_data);
-	char *enc_pem = g_strndup(enc_data, enc_len);
-	BIO_free(enc);
+	char *enc_pem = bio_text(enc);
 	g_assert_nonnull(strstr(enc_pem, "ENCRYPTED"));
 	expect_key_refused(enc_pem, "passphrase");
 	g_free(enc_pem);
 	/* Another 256-bit curve is not ES256. */
-	EVP_PKEY *k1 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
-	g_assert_nonnull(k1);
-	char *k1_pem = pem_of(k1);
-	expect_key_refused(k1_pem, "EC P-256");
-	g_free(k1_pem);
-	EVP_PKEY_free(k1);
+	expect_made_key_refused(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1"), "EC P-256");
 	expect_key_refused("", "not a PEM private key");
 	/* a truncated key */
 	char *cut = g_strndup(rsa_pem, strlen(rsa_pem) / 2);
@@ -303,23 +338,21 @@ static void test_jws_key_refused(void) {
 	/* a public key is not a private one */
 	BIO *bio = BIO_new(BIO_s_mem());
 	g_assert_cmpint(PEM_write_bio_PUBKEY(bio, ec_key), ==, 1);
-	char *data = NULL;
-	long len = BIO_get_mem_data(bio, &data);
-	char *pub_pem = g_strndup(data, len);
-	BIO_free(bio);
+	char *pub_pem = bio_text(bio);
 	expect_key_refused(pub_pem, "not a PEM private key");
 	g_free(pub_pem);
-	g_free(small_pem);
-	g_free(p384_pem);
-	EVP_PKEY_free(small);
-	EVP_PKEY_free(p384);
+}
+
+/* calls_jws_key_file refuses path: why (g_free). */
+static char *key_file_refused(const char *path) {
+	char *why = NULL;
+	g_assert_null(calls_jws_key_file(path, &why));
+	g_assert_nonnull(why);
+	return why;
 }
 
 static void test_jws_key_file(void) {
-	char *why = NULL;
-	EVP_PKEY *key = calls_jws_key_file("/nonexistent/calls-test/AuthKey.p8", &why);
-	g_assert_null(key);
-	g_assert_nonnull(why);
+	char *why = key_file_refused("/nonexistent/calls-test/AuthKey.p8");
 	g_assert_true(g_str_has_prefix(why, "cannot read /nonexistent/calls-test/AuthKey.p8: "));
 	g_free(why);
 	why = NULL;
@@ -329,14 +362,13 @@ static void test_jws_key_file(void) {
 	g_assert_cmpint(fd, >=, 0);
 	close(fd);
 	g_assert_true(g_file_set_contents(path, ec_pem, -1, NULL));
-	key = calls_jws_key_file(path, &why);
+	EVP_PKEY *key = calls_jws_key_file(path, &why);
 	g_assert_nonnull(key);
 	g_assert_null(why);
 	g_assert_cmpint(EVP_PKEY_eq(key, ec_key), ==, 1);
 	EVP_PKEY_free(key);
 	g_assert_true(g_file_set_contents(path, "not a key\n", -1, NULL));
-	key = calls_jws_key_file(path, &why);
-	g_assert_null(key);
+	why = key_file_refused(path);
 	char *want = g_strdup_printf("%s: not a PEM private key", path);
 	g_assert_cmpstr(why, ==, want);
 	g_free(want);
@@ -367,18 +399,9 @@ static void test_fields(void) {
 	/* strings: what FCM's data wants */
 	json_t *f = calls_push_fields(job, NOW, TRUE);
 	g_assert_cmpuint(json_object_size(f), ==, 9);
-	g_assert_cmpstr(str_at(f, "type"), ==, "incoming_call");
-	g_assert_cmpstr(str_at(f, "call_id"), ==, "call-1");
-	/* FCM reserves "from" in data messages */
-	g_assert_null(json_object_get(f, "from"));
-	g_assert_cmpstr(str_at(f, "caller"), ==, "alice");
+	check_string_fields(f, "incoming_call", TRUE, "from");
 	g_assert_null(json_object_get(f, "display"));
-	g_assert_cmpstr(str_at(f, "video"), ==, "true");
 	g_assert_cmpstr(str_at(f, "group"), ==, "{\"id\":\"g1\",\"members\":[\"alice\",\"carol\"]}");
-	g_assert_cmpstr(str_at(f, "to"), ==, "bob");
-	g_assert_cmpstr(str_at(f, "device"), ==, "phone-1");
-	g_assert_cmpstr(str_at(f, "expires_at"), ==, "1700000030");
-	g_assert_cmpstr(str_at(f, "sent_at"), ==, "1700000000");
 	g_assert_null(json_object_get(f, "reason"));
 	g_assert_null(json_object_get(f, "platform"));
 	g_assert_null(json_object_get(f, "token"));
@@ -387,19 +410,15 @@ static void test_fields(void) {
 	/* native types */
 	f = calls_push_fields(job, NOW, FALSE);
 	g_assert_cmpuint(json_object_size(f), ==, 9);
-	g_assert_true(json_is_true(json_object_get(f, "video")));
+	check_native_fields(f, "incoming_call", TRUE, NOW);
 	g_assert_true(json_equal(json_object_get(f, "group"), json_object_get(job, "group")));
-	g_assert_cmpint(int_at(f, "expires_at"), ==, EXPIRES);
-	g_assert_cmpint(int_at(f, "sent_at"), ==, NOW);
-	g_assert_cmpstr(str_at(f, "from"), ==, "alice");
-	g_assert_null(json_object_get(f, "caller"));
 	g_assert_null(json_object_get(f, "display"));
 	json_decref(f);
 	/* false, a reason, and a job with nearly nothing in it */
 	json_object_set_new(job, "video", json_false());
 	json_object_set_new(job, "reason", json_string("timeout"));
 	f = calls_push_fields(job, NOW, TRUE);
-	g_assert_cmpstr(str_at(f, "video"), ==, "false");
+	check_string_fields(f, "incoming_call", FALSE, "from");
 	g_assert_cmpstr(str_at(f, "reason"), ==, "timeout");
 	json_decref(f);
 	json_decref(job);
@@ -413,40 +432,42 @@ static void test_fields(void) {
 
 /* ---- the webhook ---- */
 
-static void test_webhook_request(void) {
-	json_t *job = job_new("incoming_call", "webhook", "tok-123", FALSE, TRUE);
-	calls_push_req *req = calls_webhook_request("https://hooks.example.org/push", "hook-secret", job, NOW);
-	g_assert_cmpstr(req->url, ==, "https://hooks.example.org/push");
+/* The webhook request for job at now, checked for what every one has: a
+ * JSON POST to url, timestamped and signed with secret. */
+static calls_push_req *webhook_request(const char *url, const char *secret, json_t *job, gint64 now) {
+	calls_push_req *req = calls_webhook_request(url, secret, job, now);
+	g_assert_cmpstr(req->url, ==, url);
 	g_assert_false(req->http2);
 	g_assert_cmpuint(req->headers->len, ==, 3);
 	g_assert_cmpstr(header(req, "Content-Type"), ==, "application/json");
-	g_assert_cmpstr(header(req, "X-Calls-Timestamp"), ==, "1700000000");
-	char *signed_text = g_strdup_printf("1700000000.%s", req->body);
-	char *mac = hmac_hex("hook-secret", signed_text);
+	char *timestamp = g_strdup_printf("%" G_GINT64_FORMAT, now);
+	g_assert_cmpstr(header(req, "X-Calls-Timestamp"), ==, timestamp);
+	char *signed_text = g_strdup_printf("%s.%s", timestamp, req->body);
+	char *mac = hmac_hex(secret, signed_text);
 	char *want = g_strdup_printf("sha256=%s", mac);
 	g_assert_cmpstr(header(req, "X-Calls-Signature"), ==, want);
 	g_free(want);
 	g_free(mac);
 	g_free(signed_text);
+	g_free(timestamp);
+	return req;
+}
+
+static void test_webhook_request(void) {
+	json_t *job = job_new("incoming_call", "webhook", "tok-123", FALSE, TRUE);
+	calls_push_req *req = webhook_request("https://hooks.example.org/push", "hook-secret", job, NOW);
+	g_assert_cmpstr(header(req, "X-Calls-Timestamp"), ==, "1700000000");
 	/* another secret gives another signature */
-	mac = hmac_hex("other-secret", req->body);
+	char *mac = hmac_hex("other-secret", req->body);
 	g_assert_true(strstr(header(req, "X-Calls-Signature"), mac) == NULL);
 	g_free(mac);
 	json_t *b = body_of(req);
 	g_assert_cmpuint(json_object_size(b), ==, 12);
-	g_assert_cmpstr(str_at(b, "type"), ==, "incoming_call");
-	g_assert_cmpstr(str_at(b, "call_id"), ==, "call-1");
-	g_assert_cmpstr(str_at(b, "from"), ==, "alice");
-	g_assert_null(json_object_get(b, "caller"));
+	check_native_fields(b, "incoming_call", TRUE, NOW);
 	g_assert_cmpstr(str_at(b, "display"), ==, "Alice Liddell");
-	g_assert_true(json_is_true(json_object_get(b, "video")));
-	g_assert_cmpstr(str_at(b, "to"), ==, "bob");
-	g_assert_cmpstr(str_at(b, "device"), ==, "phone-1");
 	g_assert_cmpstr(str_at(b, "platform"), ==, "webhook");
 	g_assert_cmpstr(str_at(b, "token"), ==, "tok-123");
 	g_assert_true(json_is_false(json_object_get(b, "voip")));
-	g_assert_cmpint(int_at(b, "sent_at"), ==, NOW);
-	g_assert_cmpint(int_at(b, "expires_at"), ==, EXPIRES);
 	g_assert_null(json_object_get(b, "reason"));
 	json_decref(b);
 	calls_push_req_free(req);
@@ -455,21 +476,14 @@ static void test_webhook_request(void) {
 	job = job_new("missed_call", "fcm", "tok-9", FALSE, FALSE);
 	json_object_set_new(job, "reason", json_string("timeout"));
 	json_object_set_new(job, "display", json_null());
-	req = calls_webhook_request("http://127.0.0.1:9/h", "s", job, NOW + 1);
+	req = webhook_request("http://127.0.0.1:9/h", "s", job, NOW + 1);
 	g_assert_cmpstr(header(req, "X-Calls-Timestamp"), ==, "1700000001");
-	signed_text = g_strdup_printf("1700000001.%s", req->body);
-	mac = hmac_hex("s", signed_text);
-	g_assert_cmpstr(header(req, "X-Calls-Signature") + strlen("sha256="), ==, mac);
-	g_free(mac);
-	g_free(signed_text);
 	b = body_of(req);
 	g_assert_cmpuint(json_object_size(b), ==, 12);
-	g_assert_cmpstr(str_at(b, "type"), ==, "missed_call");
+	check_native_fields(b, "missed_call", FALSE, NOW + 1);
 	g_assert_cmpstr(str_at(b, "reason"), ==, "timeout");
 	g_assert_null(json_object_get(b, "display"));
-	g_assert_true(json_is_false(json_object_get(b, "video")));
 	g_assert_cmpstr(str_at(b, "platform"), ==, "fcm");
-	g_assert_cmpint(int_at(b, "sent_at"), ==, NOW + 1);
 	json_decref(b);
 	calls_push_req_free(req);
 	json_decref(job);
@@ -552,12 +566,18 @@ static char *account_text(const char *pem, const char *without) {
 	return out;
 }
 
-static void test_fcm_account(void) {
-	char *text = account_text(rsa_pem, NULL);
-	calls_fcm_account a;
+/* The service account of account_text(rsa_pem, without), parsed. */
+static void account_parsed(const char *without, calls_fcm_account *a) {
+	char *text = account_text(rsa_pem, without);
 	char *why = NULL;
-	g_assert_cmpint(calls_fcm_account_parse(text, &a, &why), ==, 0);
+	g_assert_cmpint(calls_fcm_account_parse(text, a, &why), ==, 0);
 	g_assert_null(why);
+	g_free(text);
+}
+
+static void test_fcm_account(void) {
+	calls_fcm_account a;
+	account_parsed(NULL, &a);
 	g_assert_cmpstr(a.project_id, ==, "proj-1");
 	g_assert_cmpstr(a.client_email, ==, CLIENT_EMAIL);
 	g_assert_cmpstr(a.private_key_id, ==, "0123456789abcdef");
@@ -567,14 +587,11 @@ static void test_fcm_account(void) {
 	calls_fcm_account_clear(&a);
 	g_assert_null(a.project_id);
 	g_assert_null(a.key);
-	g_free(text);
 	/* private_key_id is optional */
-	text = account_text(rsa_pem, "private_key_id");
-	g_assert_cmpint(calls_fcm_account_parse(text, &a, &why), ==, 0);
+	account_parsed("private_key_id", &a);
 	g_assert_null(a.private_key_id);
 	g_assert_cmpstr(a.project_id, ==, "proj-1");
 	calls_fcm_account_clear(&a);
-	g_free(text);
 }
 
 static void expect_account_refused(const char *text, const char *why_part) {
@@ -598,42 +615,39 @@ static void test_fcm_account_refused(void) {
 	expect_account_refused("", "not a JSON object");
 	expect_account_refused("[\"service_account\"]", "not a JSON object (wrong type)");
 	char *text = account_text(rsa_pem, NULL);
-	char *other = g_strdup(text);
-	char *at = strstr(other, "\"service_account\"");
+	char *at = strstr(text, "\"service_account\"");
 	g_assert_nonnull(at);
 	memcpy(at, "\"authorized_user\"", strlen("\"authorized_user\""));
-	expect_account_refused(other, "\"type\" is not \"service_account\"");
-	g_free(other);
-	g_free(text);
-	text = account_text(rsa_pem, "type");
 	expect_account_refused(text, "\"type\" is not \"service_account\"");
 	g_free(text);
-	text = account_text(rsa_pem, "token_uri");
-	expect_account_refused(text, "the key file has no \"token_uri\"");
-	g_free(text);
-	text = account_text(rsa_pem, "client_email");
-	expect_account_refused(text, "the key file has no \"client_email\"");
-	g_free(text);
-	text = account_text(rsa_pem, "project_id");
-	expect_account_refused(text, "the key file has no \"project_id\"");
-	g_free(text);
-	text = account_text(rsa_pem, "private_key");
-	expect_account_refused(text, "the key file has no \"private_key\"");
-	g_free(text);
-	text = account_text("-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n", NULL);
-	expect_account_refused(text, "private_key: not a PEM private key");
-	g_free(text);
-	text = account_text(ec_pem, NULL);
-	expect_account_refused(text, "private_key is not an RSA key");
-	g_free(text);
+	/* key files with name left out, or with another key */
+	const struct {
+		const char *pem, *without, *why;
+	} table[] = {
+		{rsa_pem, "type", "\"type\" is not \"service_account\""},
+		{rsa_pem, "token_uri", "the key file has no \"token_uri\""},
+		{rsa_pem, "client_email", "the key file has no \"client_email\""},
+		{rsa_pem, "project_id", "the key file has no \"project_id\""},
+		{rsa_pem, "private_key", "the key file has no \"private_key\""},
+		{"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n", NULL, "private_key: not a PEM private key"},
+		{ec_pem, NULL, "private_key is not an RSA key"},
+	};
+	for(gsize i = 0; i < G_N_ELEMENTS(table); i++) {
+		text = account_text(table[i].pem, table[i].without);
+		expect_account_refused(text, table[i].why);
+		g_free(text);
+	}
+}
+
+/* The claims of the service account's JWT for a token from aud, at NOW. */
+static json_t *fcm_claims(const char *aud) {
+	return json_pack("{sssssssIsI}", "iss", CLIENT_EMAIL, "scope", "https://www.googleapis.com/auth/firebase.messaging",
+		"aud", aud, "iat", (json_int_t)NOW, "exp", (json_int_t)(NOW + 3600));
 }
 
 static void test_fcm_token_request(void) {
-	char *text = account_text(rsa_pem, NULL);
 	calls_fcm_account a;
-	char *why = NULL;
-	g_assert_cmpint(calls_fcm_account_parse(text, &a, &why), ==, 0);
-	g_free(text);
+	account_parsed(NULL, &a);
 	/* the URL given, not necessarily the file's token_uri */
 	calls_push_req *req = calls_fcm_token_request(&a, "http://127.0.0.1:8099/token", NOW);
 	g_assert_nonnull(req);
@@ -643,33 +657,18 @@ static void test_fcm_token_request(void) {
 	g_assert_cmpstr(header(req, "Content-Type"), ==, "application/x-www-form-urlencoded");
 	const char *prefix = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=";
 	g_assert_true(g_str_has_prefix(req->body, prefix));
-	jws j;
-	jws_split(req->body + strlen(prefix), &j);
-	g_assert_cmpuint(json_object_size(j.header), ==, 3);
-	g_assert_cmpstr(str_at(j.header, "alg"), ==, "RS256");
-	g_assert_cmpstr(str_at(j.header, "typ"), ==, "JWT");
-	g_assert_cmpstr(str_at(j.header, "kid"), ==, "0123456789abcdef");
-	g_assert_cmpuint(json_object_size(j.claims), ==, 5);
-	g_assert_cmpstr(str_at(j.claims, "iss"), ==, CLIENT_EMAIL);
-	g_assert_cmpstr(str_at(j.claims, "scope"), ==, "https://www.googleapis.com/auth/firebase.messaging");
-	g_assert_cmpstr(str_at(j.claims, "aud"), ==, "http://127.0.0.1:8099/token");
-	g_assert_cmpint(int_at(j.claims, "iat"), ==, NOW);
-	g_assert_cmpint(int_at(j.claims, "exp"), ==, NOW + 3600);
-	assert_signed_by(rsa_key, &j);
-	jws_clear(&j);
+	json_t *want = fcm_claims("http://127.0.0.1:8099/token");
+	assert_jws(req->body + strlen(prefix), rsa_key, "RS256", "0123456789abcdef", want);
+	json_decref(want);
 	calls_push_req_free(req);
 	calls_fcm_account_clear(&a);
 	/* without private_key_id, no kid */
-	text = account_text(rsa_pem, "private_key_id");
-	g_assert_cmpint(calls_fcm_account_parse(text, &a, &why), ==, 0);
-	g_free(text);
+	account_parsed("private_key_id", &a);
 	req = calls_fcm_token_request(&a, TOKEN_URI, NOW);
-	jws_split(req->body + strlen(prefix), &j);
-	g_assert_cmpuint(json_object_size(j.header), ==, 2);
-	g_assert_null(json_object_get(j.header, "kid"));
-	g_assert_cmpstr(str_at(j.claims, "aud"), ==, TOKEN_URI);
-	assert_signed_by(rsa_key, &j);
-	jws_clear(&j);
+	g_assert_true(g_str_has_prefix(req->body, prefix));
+	want = fcm_claims(TOKEN_URI);
+	assert_jws(req->body + strlen(prefix), rsa_key, "RS256", NULL, want);
+	json_decref(want);
 	calls_push_req_free(req);
 	calls_fcm_account_clear(&a);
 }
@@ -729,75 +728,64 @@ static void test_fcm_token_parse(void) {
 	expect_token_refused(0, "{\"access_token\":\"t\",\"expires_in\":3599}", "no answer");
 }
 
-static void test_fcm_request(void) {
-	json_t *job = job_new("incoming_call", "fcm", "fcm-token:APA91b", FALSE, TRUE);
-	calls_push_req *req = calls_fcm_request("https://fcm.example.test", "proj-1", "ya29.tok", job, NOW);
+/* The body of the FCM request for job at now, checked for what every one
+ * has: a JSON POST with the access token, of one message. */
+static json_t *fcm_body(json_t *job, gint64 now) {
+	calls_push_req *req = calls_fcm_request("https://fcm.example.test", "proj-1", "ya29.tok", job, now);
 	g_assert_cmpstr(req->url, ==, "https://fcm.example.test/v1/projects/proj-1/messages:send");
 	g_assert_false(req->http2);
 	g_assert_cmpuint(req->headers->len, ==, 2);
 	g_assert_cmpstr(header(req, "Content-Type"), ==, "application/json");
 	g_assert_cmpstr(header(req, "Authorization"), ==, "Bearer ya29.tok");
 	json_t *b = body_of(req);
+	calls_push_req_free(req);
 	g_assert_cmpuint(json_object_size(b), ==, 1);
+	g_assert_true(json_is_object(json_object_get(b, "message")));
+	return b;
+}
+
+static void test_fcm_request(void) {
+	json_t *job = job_new("incoming_call", "fcm", "fcm-token:APA91b", FALSE, TRUE);
+	json_t *b = fcm_body(job, NOW);
 	json_t *m = json_object_get(b, "message");
 	g_assert_cmpuint(json_object_size(m), ==, 3);
 	g_assert_cmpstr(str_at(m, "token"), ==, "fcm-token:APA91b");
 	json_t *data = json_object_get(m, "data");
 	g_assert_cmpuint(json_object_size(data), ==, 9);
-	const char *key;
-	json_t *v;
-	json_object_foreach(data, key, v)
-		g_assert_true(json_is_string(v));
-	g_assert_cmpstr(str_at(data, "type"), ==, "incoming_call");
-	g_assert_cmpstr(str_at(data, "call_id"), ==, "call-1");
-	g_assert_null(json_object_get(data, "from"));
-	g_assert_cmpstr(str_at(data, "caller"), ==, "alice");
+	check_string_fields(data, "incoming_call", TRUE, "caller");
 	g_assert_cmpstr(str_at(data, "display"), ==, "Alice Liddell");
-	g_assert_cmpstr(str_at(data, "video"), ==, "true");
-	g_assert_cmpstr(str_at(data, "to"), ==, "bob");
-	g_assert_cmpstr(str_at(data, "device"), ==, "phone-1");
-	g_assert_cmpstr(str_at(data, "sent_at"), ==, "1700000000");
-	g_assert_cmpstr(str_at(data, "expires_at"), ==, "1700000030");
 	json_t *android = json_object_get(m, "android");
 	g_assert_cmpuint(json_object_size(android), ==, 3);
 	g_assert_cmpstr(str_at(android, "priority"), ==, "HIGH");
 	g_assert_cmpstr(str_at(android, "ttl"), ==, "0s");
 	g_assert_cmpstr(str_at(android, "collapse_key"), ==, "call-1");
 	json_decref(b);
-	calls_push_req_free(req);
 	json_decref(job);
 	/* call_ended: ttl 0 too, with the reason */
 	job = job_new("call_ended", "fcm", "t", FALSE, FALSE);
 	json_object_set_new(job, "reason", json_string("answered_elsewhere"));
-	req = calls_fcm_request("https://fcm.example.test", "proj-1", "ya29.tok", job, NOW);
-	b = body_of(req);
+	b = fcm_body(job, NOW);
 	m = json_object_get(b, "message");
 	data = json_object_get(m, "data");
 	g_assert_cmpuint(json_object_size(data), ==, 10);
-	g_assert_cmpstr(str_at(data, "type"), ==, "call_ended");
-	g_assert_cmpstr(str_at(data, "video"), ==, "false");
+	check_string_fields(data, "call_ended", FALSE, "caller");
 	g_assert_cmpstr(str_at(data, "reason"), ==, "answered_elsewhere");
 	g_assert_cmpstr(str_at(json_object_get(m, "android"), "ttl"), ==, "0s");
 	json_decref(b);
-	calls_push_req_free(req);
 	json_decref(job);
 	/* missed_call: kept until it expires */
 	job = job_new("missed_call", "fcm", "t", FALSE, FALSE);
 	json_object_set_new(job, "expires_at", json_integer(NOW + 86400));
-	req = calls_fcm_request("https://fcm.example.test", "proj-1", "ya29.tok", job, NOW);
-	b = body_of(req);
+	b = fcm_body(job, NOW);
 	m = json_object_get(b, "message");
 	g_assert_cmpstr(str_at(json_object_get(m, "android"), "ttl"), ==, "86400s");
 	g_assert_cmpstr(str_at(json_object_get(m, "android"), "priority"), ==, "HIGH");
 	g_assert_cmpstr(str_at(json_object_get(m, "data"), "expires_at"), ==, "1700086400");
 	json_decref(b);
-	calls_push_req_free(req);
 	/* ... and never a negative ttl */
-	req = calls_fcm_request("https://fcm.example.test", "proj-1", "ya29.tok", job, NOW + 90000);
-	b = body_of(req);
+	b = fcm_body(job, NOW + 90000);
 	g_assert_cmpstr(str_at(json_object_get(json_object_get(b, "message"), "android"), "ttl"), ==, "0s");
 	json_decref(b);
-	calls_push_req_free(req);
 	json_decref(job);
 }
 
@@ -854,136 +842,103 @@ static void test_fcm_judge(void) {
 #define BUNDLE "org.example.calls"
 
 static void test_apns_provider_token(void) {
-	char *why = NULL;
-	EVP_PKEY *key = calls_jws_key(ec_pem, &why);
-	g_assert_nonnull(key);
+	EVP_PKEY *key = key_of(ec_pem, ec_key);
 	char *token = calls_apns_provider_token(key, "ABC123DEFG", "DEF123GHIJ", NOW);
-	jws j;
-	jws_split(token, &j);
-	g_assert_cmpuint(json_object_size(j.header), ==, 3);
-	g_assert_cmpstr(str_at(j.header, "alg"), ==, "ES256");
-	g_assert_cmpstr(str_at(j.header, "typ"), ==, "JWT");
-	g_assert_cmpstr(str_at(j.header, "kid"), ==, "ABC123DEFG");
-	g_assert_cmpuint(json_object_size(j.claims), ==, 2);
-	g_assert_cmpstr(str_at(j.claims, "iss"), ==, "DEF123GHIJ");
-	g_assert_cmpint(int_at(j.claims, "iat"), ==, NOW);
-	assert_signed_by(ec_key, &j);
-	jws_clear(&j);
+	json_t *want = json_pack("{sssI}", "iss", "DEF123GHIJ", "iat", (json_int_t)NOW);
+	assert_jws(token, ec_key, "ES256", "ABC123DEFG", want);
+	json_decref(want);
 	g_free(token);
 	EVP_PKEY_free(key);
 }
 
-/* The "calls" member of an APNs body: the fields with native types. */
-static void check_calls_member(json_t *calls, const char *type, gboolean video) {
-	g_assert_cmpstr(str_at(calls, "type"), ==, type);
-	g_assert_cmpstr(str_at(calls, "call_id"), ==, "call-1");
-	g_assert_cmpstr(str_at(calls, "from"), ==, "alice");
-	g_assert_null(json_object_get(calls, "caller"));
+/* How APNs is to deliver the push: every APNs request has these seven
+ * headers, HTTP/2. */
+static void check_apns_headers(calls_push_req *req, const char *push_type, const char *topic, const char *expiration,
+		const char *priority) {
+	g_assert_true(req->http2);
+	g_assert_cmpuint(req->headers->len, ==, 7);
+	g_assert_nonnull(header(req, "authorization"));
+	g_assert_cmpstr(header(req, "apns-push-type"), ==, push_type);
+	g_assert_cmpstr(header(req, "apns-topic"), ==, topic);
+	g_assert_cmpstr(header(req, "apns-expiration"), ==, expiration);
+	g_assert_cmpstr(header(req, "apns-priority"), ==, priority);
+	g_assert_cmpstr(header(req, "apns-collapse-id"), ==, "call-1");
+	g_assert_cmpstr(header(req, "content-type"), ==, "application/json");
+}
+
+/* The body: exactly aps (JSON text), and in "calls" the job's fields with
+ * native types, none of the registration's, and reason (NULL: none). */
+static void check_apns_body(calls_push_req *req, const char *aps, const char *type, gboolean video, const char *reason) {
+	json_t *b = body_of(req);
+	g_assert_cmpuint(json_object_size(b), ==, 2);
+	json_t *want = json_loads(aps, 0, NULL);
+	g_assert_nonnull(want);
+	if(!json_equal(json_object_get(b, "aps"), want))
+		g_error("aps %s, want %s", req->body, aps);
+	json_decref(want);
+	json_t *calls = json_object_get(b, "calls");
+	g_assert_cmpuint(json_object_size(calls), ==, reason != NULL ? 10 : 9);
+	check_native_fields(calls, type, video, NOW);
 	g_assert_cmpstr(str_at(calls, "display"), ==, "Alice Liddell");
-	g_assert_true(json_is_boolean(json_object_get(calls, "video")));
-	g_assert_cmpint(json_is_true(json_object_get(calls, "video")), ==, video);
-	g_assert_cmpstr(str_at(calls, "to"), ==, "bob");
-	g_assert_cmpstr(str_at(calls, "device"), ==, "phone-1");
-	g_assert_cmpint(int_at(calls, "sent_at"), ==, NOW);
-	g_assert_cmpint(int_at(calls, "expires_at"), ==, EXPIRES);
 	g_assert_null(json_object_get(calls, "token"));
 	g_assert_null(json_object_get(calls, "platform"));
 	g_assert_null(json_object_get(calls, "voip"));
+	if(reason != NULL)
+		g_assert_cmpstr(str_at(calls, "reason"), ==, reason);
+	json_decref(b);
+}
+
+/* The APNs request for job, whose token is 0123abcd, with the provider
+ * token "p". */
+static calls_push_req *apns_request(json_t *job) {
+	calls_push_req *req = calls_apns_request(APNS_BASE, BUNDLE, "p", job, NOW);
+	g_assert_cmpstr(req->url, ==, APNS_BASE "/3/device/0123abcd");
+	g_assert_cmpstr(header(req, "authorization"), ==, "bearer p");
+	return req;
 }
 
 static void test_apns_voip(void) {
 	json_t *job = job_new("incoming_call", "apns", "ab/cd?ef", TRUE, FALSE);
 	calls_push_req *req = calls_apns_request(APNS_BASE, BUNDLE, "eyJ.prov.tok", job, NOW);
 	g_assert_cmpstr(req->url, ==, APNS_BASE "/3/device/ab%2Fcd%3Fef");
-	g_assert_true(req->http2);
-	g_assert_cmpuint(req->headers->len, ==, 7);
 	g_assert_cmpstr(header(req, "authorization"), ==, "bearer eyJ.prov.tok");
-	g_assert_cmpstr(header(req, "apns-push-type"), ==, "voip");
-	g_assert_cmpstr(header(req, "apns-topic"), ==, BUNDLE ".voip");
-	g_assert_cmpstr(header(req, "apns-expiration"), ==, "0");
-	g_assert_cmpstr(header(req, "apns-priority"), ==, "10");
-	g_assert_cmpstr(header(req, "apns-collapse-id"), ==, "call-1");
-	g_assert_cmpstr(header(req, "content-type"), ==, "application/json");
-	json_t *b = body_of(req);
-	g_assert_cmpuint(json_object_size(b), ==, 2);
-	json_t *aps = json_object_get(b, "aps");
-	g_assert_true(json_is_object(aps));
-	g_assert_cmpuint(json_object_size(aps), ==, 0);
-	json_t *calls = json_object_get(b, "calls");
-	g_assert_cmpuint(json_object_size(calls), ==, 9);
-	check_calls_member(calls, "incoming_call", FALSE);
-	json_decref(b);
+	check_apns_headers(req, "voip", BUNDLE ".voip", "0", "10");
+	check_apns_body(req, "{}", "incoming_call", FALSE, NULL);
 	calls_push_req_free(req);
 	json_decref(job);
 	/* call_ended to a voip token: also a voip push, priority 10 (PushKit) */
 	job = job_new("call_ended", "apns", "0123abcd", TRUE, TRUE);
 	json_object_set_new(job, "reason", json_string("answered_elsewhere"));
-	req = calls_apns_request(APNS_BASE, BUNDLE, "p", job, NOW);
-	g_assert_cmpstr(req->url, ==, APNS_BASE "/3/device/0123abcd");
-	g_assert_cmpstr(header(req, "apns-push-type"), ==, "voip");
-	g_assert_cmpstr(header(req, "apns-topic"), ==, BUNDLE ".voip");
-	g_assert_cmpstr(header(req, "apns-expiration"), ==, "0");
-	g_assert_cmpstr(header(req, "apns-priority"), ==, "10");
-	b = body_of(req);
-	g_assert_cmpuint(json_object_size(json_object_get(b, "aps")), ==, 0);
-	calls = json_object_get(b, "calls");
-	g_assert_cmpuint(json_object_size(calls), ==, 10);
-	check_calls_member(calls, "call_ended", TRUE);
-	g_assert_cmpstr(str_at(calls, "reason"), ==, "answered_elsewhere");
-	json_decref(b);
+	req = apns_request(job);
+	check_apns_headers(req, "voip", BUNDLE ".voip", "0", "10");
+	check_apns_body(req, "{}", "call_ended", TRUE, "answered_elsewhere");
 	calls_push_req_free(req);
 	json_decref(job);
-}
-
-static void check_alert(calls_push_req *req, const char *type, gboolean video, const char *text) {
-	g_assert_cmpstr(header(req, "apns-push-type"), ==, "alert");
-	g_assert_cmpstr(header(req, "apns-topic"), ==, BUNDLE);
-	g_assert_cmpstr(header(req, "apns-expiration"), ==, "1700000030");
-	g_assert_cmpstr(header(req, "apns-priority"), ==, "10");
-	g_assert_cmpstr(header(req, "apns-collapse-id"), ==, "call-1");
-	json_t *b = body_of(req);
-	g_assert_cmpuint(json_object_size(b), ==, 2);
-	json_t *aps = json_object_get(b, "aps");
-	g_assert_cmpuint(json_object_size(aps), ==, 2);
-	g_assert_cmpstr(str_at(aps, "sound"), ==, "default");
-	json_t *alert = json_object_get(aps, "alert");
-	g_assert_cmpuint(json_object_size(alert), ==, 2);
-	g_assert_cmpstr(str_at(alert, "title"), ==, "Alice Liddell");
-	g_assert_cmpstr(str_at(alert, "body"), ==, text);
-	json_t *calls = json_object_get(b, "calls");
-	g_assert_cmpuint(json_object_size(calls), ==, 9);
-	check_calls_member(calls, type, video);
-	json_decref(b);
 }
 
 static void test_apns_alert(void) {
-	json_t *job = job_new("incoming_call", "apns", "0123abcd", FALSE, FALSE);
-	calls_push_req *req = calls_apns_request(APNS_BASE, BUNDLE, "p", job, NOW);
-	g_assert_cmpstr(req->url, ==, APNS_BASE "/3/device/0123abcd");
-	g_assert_true(req->http2);
-	g_assert_cmpstr(header(req, "authorization"), ==, "bearer p");
-	check_alert(req, "incoming_call", FALSE, "Incoming voice call");
-	calls_push_req_free(req);
-	json_decref(job);
-	job = job_new("incoming_call", "apns", "0123abcd", FALSE, TRUE);
-	req = calls_apns_request(APNS_BASE, BUNDLE, "p", job, NOW);
-	check_alert(req, "incoming_call", TRUE, "Incoming video call");
-	calls_push_req_free(req);
-	json_decref(job);
-	job = job_new("missed_call", "apns", "0123abcd", FALSE, FALSE);
-	req = calls_apns_request(APNS_BASE, BUNDLE, "p", job, NOW);
-	check_alert(req, "missed_call", FALSE, "Missed voice call");
-	calls_push_req_free(req);
-	json_decref(job);
-	job = job_new("missed_call", "apns", "0123abcd", FALSE, TRUE);
-	req = calls_apns_request(APNS_BASE, BUNDLE, "p", job, NOW);
-	check_alert(req, "missed_call", TRUE, "Missed video call");
-	calls_push_req_free(req);
-	json_decref(job);
+	static const struct {
+		const char *type;
+		gboolean video;
+		const char *aps;
+	} table[] = {
+		{"incoming_call", FALSE, "{\"sound\":\"default\",\"alert\":{\"title\":\"Alice Liddell\",\"body\":\"Incoming voice call\"}}"},
+		{"incoming_call", TRUE, "{\"sound\":\"default\",\"alert\":{\"title\":\"Alice Liddell\",\"body\":\"Incoming video call\"}}"},
+		{"missed_call", FALSE, "{\"sound\":\"default\",\"alert\":{\"title\":\"Alice Liddell\",\"body\":\"Missed voice call\"}}"},
+		{"missed_call", TRUE, "{\"sound\":\"default\",\"alert\":{\"title\":\"Alice Liddell\",\"body\":\"Missed video call\"}}"},
+	};
+	for(gsize i = 0; i < G_N_ELEMENTS(table); i++) {
+		json_t *job = job_new(table[i].type, "apns", "0123abcd", FALSE, table[i].video);
+		calls_push_req *req = apns_request(job);
+		check_apns_headers(req, "alert", BUNDLE, "1700000030", "10");
+		check_apns_body(req, table[i].aps, table[i].type, table[i].video, NULL);
+		calls_push_req_free(req);
+		json_decref(job);
+	}
 	/* A caller without a display name: the title is its user id, never null. */
-	job = job_new("incoming_call", "apns", "0123abcd", FALSE, FALSE);
+	json_t *job = job_new("incoming_call", "apns", "0123abcd", FALSE, FALSE);
 	json_object_del(job, "display");
-	req = calls_apns_request(APNS_BASE, BUNDLE, "p", job, NOW);
+	calls_push_req *req = apns_request(job);
 	json_t *b = body_of(req);
 	g_assert_cmpstr(json_string_value(json_object_get(json_object_get(json_object_get(b, "aps"), "alert"), "title")),
 		==, json_string_value(json_object_get(job, "from")));
@@ -994,19 +949,9 @@ static void test_apns_alert(void) {
 
 static void test_apns_background(void) {
 	json_t *job = job_new("call_ended", "apns", "0123abcd", FALSE, FALSE);
-	calls_push_req *req = calls_apns_request(APNS_BASE, BUNDLE, "p", job, NOW);
-	g_assert_cmpuint(req->headers->len, ==, 7);
-	g_assert_cmpstr(header(req, "apns-push-type"), ==, "background");
-	g_assert_cmpstr(header(req, "apns-topic"), ==, BUNDLE);
-	g_assert_cmpstr(header(req, "apns-priority"), ==, "5");
-	g_assert_cmpstr(header(req, "apns-expiration"), ==, "1700000030");
-	g_assert_cmpstr(header(req, "apns-collapse-id"), ==, "call-1");
-	json_t *b = body_of(req);
-	json_t *want = json_pack("{si}", "content-available", 1);
-	g_assert_true(json_equal(json_object_get(b, "aps"), want));
-	json_decref(want);
-	check_calls_member(json_object_get(b, "calls"), "call_ended", FALSE);
-	json_decref(b);
+	calls_push_req *req = apns_request(job);
+	check_apns_headers(req, "background", BUNDLE, "1700000030", "5");
+	check_apns_body(req, "{\"content-available\":1}", "call_ended", FALSE, NULL);
 	calls_push_req_free(req);
 	json_decref(job);
 }
@@ -1030,27 +975,55 @@ static void test_apns_carries(void) {
 	}
 }
 
+/* An APNs error body. */
+#define APNS_REASON(reason) "{\"reason\":\"" reason "\"}"
+
 static void test_apns_judge(void) {
 	static const judged table[] = {
 		{200, "", CALLS_PUSH_DELIVERED, NULL},
 		{200, NULL, CALLS_PUSH_DELIVERED, NULL},
 		{410, "{\"reason\":\"Unregistered\",\"timestamp\":1700000000000}", CALLS_PUSH_GONE, "HTTP 410 Unregistered"},
 		{410, NULL, CALLS_PUSH_GONE, "HTTP 410 "},
-		{403, "{\"reason\":\"ExpiredProviderToken\"}", CALLS_PUSH_REAUTH, "HTTP 403 ExpiredProviderToken"},
-		{403, "{\"reason\":\"InvalidProviderToken\"}", CALLS_PUSH_REJECTED, "HTTP 403 InvalidProviderToken"},
+		{403, APNS_REASON("ExpiredProviderToken"), CALLS_PUSH_REAUTH, "HTTP 403 ExpiredProviderToken"},
+		{403, APNS_REASON("InvalidProviderToken"), CALLS_PUSH_REJECTED, "HTTP 403 InvalidProviderToken"},
 		{403, NULL, CALLS_PUSH_REJECTED, "HTTP 403 "},
-		{400, "{\"reason\":\"BadDeviceToken\"}", CALLS_PUSH_REJECTED, "HTTP 400 BadDeviceToken"},
-		{400, "{\"reason\":\"DeviceTokenNotForTopic\"}", CALLS_PUSH_REJECTED, "HTTP 400 DeviceTokenNotForTopic"},
-		{429, "{\"reason\":\"TooManyRequests\"}", CALLS_PUSH_RETRY, "HTTP 429 TooManyRequests"},
-		{500, "{\"reason\":\"InternalServerError\"}", CALLS_PUSH_RETRY, "HTTP 500 InternalServerError"},
-		{503, "{\"reason\":\"ServiceUnavailable\"}", CALLS_PUSH_RETRY, "HTTP 503 ServiceUnavailable"},
+		{400, APNS_REASON("BadDeviceToken"), CALLS_PUSH_REJECTED, "HTTP 400 BadDeviceToken"},
+		{400, APNS_REASON("DeviceTokenNotForTopic"), CALLS_PUSH_REJECTED, "HTTP 400 DeviceTokenNotForTopic"},
+		{429, APNS_REASON("TooManyRequests"), CALLS_PUSH_RETRY, "HTTP 429 TooManyRequests"},
+		{500, APNS_REASON("InternalServerError"), CALLS_PUSH_RETRY, "HTTP 500 InternalServerError"},
+		{503, APNS_REASON("ServiceUnavailable"), CALLS_PUSH_RETRY, "HTTP 503 ServiceUnavailable"},
 		{503, "garbage", CALLS_PUSH_RETRY, "HTTP 503 "},
 		{0, NULL, CALLS_PUSH_RETRY, "no answer"},
-		{0, "{\"reason\":\"ExpiredProviderToken\"}", CALLS_PUSH_RETRY, "no answer"},
+		{0, APNS_REASON("ExpiredProviderToken"), CALLS_PUSH_RETRY, "no answer"},
 		{400, "{\"reason\":17}", CALLS_PUSH_REJECTED, "HTTP 400 "},
 		{400, "[\"reason\"]", CALLS_PUSH_REJECTED, "HTTP 400 "},
 	};
 	check_judge(calls_apns_judge, table, G_N_ELEMENTS(table));
+}
+
+static void test_routes(void) {
+	calls_config cfg;
+	calls_config_defaults(&cfg);
+	/* Nothing configured: nobody carries anything. */
+	g_assert_cmpint(calls_push_route_of(&cfg, "webhook"), ==, CALLS_ROUTE_NONE);
+	g_assert_cmpint(calls_push_route_of(&cfg, "fcm"), ==, CALLS_ROUTE_NONE);
+	/* The webhook carries every platform whose provider is not configured ... */
+	cfg.webhook_url = g_strdup("https://hooks.example.org/calls");
+	g_assert_cmpint(calls_push_route_of(&cfg, "webhook"), ==, CALLS_ROUTE_WEBHOOK);
+	g_assert_cmpint(calls_push_route_of(&cfg, "fcm"), ==, CALLS_ROUTE_WEBHOOK);
+	g_assert_cmpint(calls_push_route_of(&cfg, "apns"), ==, CALLS_ROUTE_WEBHOOK);
+	g_assert_cmpint(calls_push_route_of(&cfg, "sms"), ==, CALLS_ROUTE_NONE);
+	g_assert_cmpint(calls_push_route_of(&cfg, NULL), ==, CALLS_ROUTE_NONE);
+	/* ... and a configured provider its own. */
+	cfg.fcm_service_account = g_strdup("sa.json");
+	cfg.apns_key_file = g_strdup("AuthKey.p8");
+	g_assert_cmpint(calls_push_route_of(&cfg, "fcm"), ==, CALLS_ROUTE_FCM);
+	g_assert_cmpint(calls_push_route_of(&cfg, "apns"), ==, CALLS_ROUTE_APNS);
+	g_free(cfg.webhook_url);
+	cfg.webhook_url = NULL;
+	g_assert_cmpint(calls_push_route_of(&cfg, "webhook"), ==, CALLS_ROUTE_NONE);
+	g_assert_cmpint(calls_push_route_of(&cfg, "fcm"), ==, CALLS_ROUTE_FCM);
+	calls_config_clear(&cfg);
 }
 
 int main(int argc, char **argv) {
@@ -1067,6 +1040,7 @@ int main(int argc, char **argv) {
 	g_test_add_func("/push/jws/key-file", test_jws_key_file);
 	g_test_add_func("/push/jws/hmac", test_hmac);
 	g_test_add_func("/push/fields", test_fields);
+	g_test_add_func("/push/routes", test_routes);
 	g_test_add_func("/push/verdicts", test_verdict_names);
 	g_test_add_func("/push/webhook/request", test_webhook_request);
 	g_test_add_func("/push/webhook/judge", test_webhook_judge);
