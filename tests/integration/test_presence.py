@@ -85,6 +85,28 @@ async def quiet(dev, within=WINDOW * 3):
     await dev.no_event("presence", within=within)
 
 
+async def locked(db, table, seconds):
+    """A task that holds table locked for seconds; it holds the lock once
+    this returns."""
+    lock = asyncio.create_task(sql(db, "BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE;"
+                                       " SELECT pg_sleep(%s); COMMIT;" % (table, seconds)))
+    await asyncio.sleep(0.3)
+    return lock
+
+
+async def sent(dev, request, user):
+    """The task of dev's request about user, sent in the background; Janus
+    has it once this returns."""
+    task = asyncio.create_task(dev.request({"request": request, "users": [user]}, timeout=10))
+    await asyncio.sleep(0.2)
+    return task
+
+
+async def subscriptions(calls):
+    """How many presence subscriptions the plugin holds."""
+    return (await calls.admin_ok({"request": "stats"}, "stats"))["subscriptions"]
+
+
 async def store_up(dev, timeout=30):
     """Waits until the plugin reads from PostgreSQL (right after a start it
     is still connecting, and users it cannot check are unknown)."""
@@ -470,9 +492,7 @@ async def test_slow_answer_does_not_undo_a_change(calls, db):
     await store_up(w)
     got = await subscribe(w, [b1.user])
     assert got[b1.user]["state"] == "online"
-    lock = asyncio.create_task(sql(db, "BEGIN; LOCK TABLE calls_participants IN ACCESS EXCLUSIVE MODE;"
-                                       " SELECT pg_sleep(1.2); COMMIT;"))
-    await asyncio.sleep(0.3)
+    lock = await locked(db, "calls_participants", 1.2)
     b2 = await calls.device(b1.user, register=False)
     reg = asyncio.create_task(b2.register(user=b1.user))
     await asyncio.sleep(0.2)
@@ -488,26 +508,31 @@ async def test_slow_answer_does_not_undo_a_change(calls, db):
     assert got[b1.user] == {"user": b1.user, "state": "unknown"}, got
 
 
+async def subscribe_held(calls, db, name):
+    """A watcher (its store up) sends a presence_subscribe of a new user
+    called name while calls_users is locked for 1 s, so that it waits for the
+    database. The watcher, the user, the subscriptions before, and the tasks
+    of the lock and of the subscribe."""
+    w = await calls.device(calls.uid("w"))
+    await store_up(w)
+    target = calls.uid(name)
+    before = await subscriptions(calls)
+    lock = await locked(db, "calls_users", 1.0)
+    sub = await sent(w, "presence_subscribe", target)
+    return w, target, before, lock, sub
+
+
 async def test_unsubscribe_waits_for_subscribe(calls, db):
     """An unsubscribe sent while the subscribe before it waits for the
     database is answered after it and undoes it."""
-    w = await calls.device(calls.uid("w"))
-    await store_up(w)
-    target = calls.uid("slow")
-    before = (await calls.admin_ok({"request": "stats"}, "stats"))["subscriptions"]
-    lock = asyncio.create_task(sql(db, "BEGIN; LOCK TABLE calls_users IN ACCESS EXCLUSIVE MODE;"
-                                       " SELECT pg_sleep(1.0); COMMIT;"))
-    await asyncio.sleep(0.3)
-    sub = asyncio.create_task(w.request({"request": "presence_subscribe", "users": [target]}, timeout=10))
-    await asyncio.sleep(0.2)
-    unsub = asyncio.create_task(w.request({"request": "presence_unsubscribe", "users": [target]}, timeout=10))
-    await asyncio.sleep(0.2)
+    w, target, before, lock, sub = await subscribe_held(calls, db, "slow")
+    unsub = await sent(w, "presence_unsubscribe", target)
     assert not sub.done() and not unsub.done(), "both wait for the database"
     r1 = await sub
     r2 = await unsub
     await lock
     assert r1.name == "presence" and r2.name == "presence_unsubscribed", (r1, r2)
-    after = (await calls.admin_ok({"request": "stats"}, "stats"))["subscriptions"]
+    after = await subscriptions(calls)
     assert after == before, (before, after)
     await calls.device(target)
     await quiet(w)
@@ -517,21 +542,13 @@ async def test_answer_after_unregister(calls, db):
     """A subscribe whose handle unregisters (and registers again as someone
     else) while the database answers still gets one reply, 409, and
     subscribes nobody; the handle's requests after that work."""
-    w = await calls.device(calls.uid("w"))
-    await store_up(w)
-    target = calls.uid("late-target")
-    before = (await calls.admin_ok({"request": "stats"}, "stats"))["subscriptions"]
-    lock = asyncio.create_task(sql(db, "BEGIN; LOCK TABLE calls_users IN ACCESS EXCLUSIVE MODE;"
-                                       " SELECT pg_sleep(1.0); COMMIT;"))
-    await asyncio.sleep(0.3)
-    sub = asyncio.create_task(w.request({"request": "presence_subscribe", "users": [target]}, timeout=10))
-    await asyncio.sleep(0.2)
+    w, target, before, lock, sub = await subscribe_held(calls, db, "late-target")
     await w.ok({"request": "unregister"}, "unregistered")
     await w.register(user=calls.uid("other"))
     reply = await sub
     await lock
     assert reply.is_error and reply.error_code == 409, reply
-    after = (await calls.admin_ok({"request": "stats"}, "stats"))["subscriptions"]
+    after = await subscriptions(calls)
     assert after == before, (before, after)
     got = await subscribe(w, [target])
     assert got[target]["state"] == "offline", got

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from flows import answer, hang_up, media_flows, wait_ended
-from pg_instance import PgError
+from test_push_registrations import wait_rows
 
 pytestmark = [pytest.mark.janus("push"), pytest.mark.timeout(120)]
 
@@ -54,27 +54,10 @@ async def push_counts(calls):
     return s["pushes_sent"], s["pushes_failed"]
 
 
-async def registrations(db, user):
-    try:
-        rows = await asyncio.to_thread(
-            db.query, "SELECT device_id, platform, token FROM calls_push_registrations WHERE user_id = :'u'"
-                      " ORDER BY 1, 2, 3", {"u": user})
-    except PgError as e:
-        # A Janus that has just started may not have migrated the schema yet.
-        if "does not exist" not in str(e):
-            raise
-        return None
-    return [tuple(r) for r in rows]
-
-
 async def wait_registrations(db, user, want, timeout=15):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = await registrations(db, user)
-        if got == want:
-            return
-        assert time.monotonic() < deadline, "registrations of %s: %r, expected %r" % (user, got, want)
-        await asyncio.sleep(0.2)
+    """Waits until user's push registrations are want: (device, platform,
+    token) tuples, sorted."""
+    await wait_rows(db, user, want, timeout, voip=False)
 
 
 async def test_webhook_wakes_offline_callee_and_call_connects_with_media(calls, push, db):

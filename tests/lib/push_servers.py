@@ -190,34 +190,40 @@ class RecordLog:
             lines += self._diagnostics()
         return "\n".join(lines)
 
+    def _first_match(self, pred, seen):
+        """The first record after the first `seen` ones that matches pred
+        (None if none does), and the new total. Only records not yet looked
+        at are tested, so waiting on a log of 100000 records stays cheap;
+        pred runs outside the lock."""
+        new, seen = self._since(seen)
+        return next((rec for rec in new if _matches(pred, rec)), None), seen
+
+    def _left(self, deadline, timeout):
+        """The seconds left until deadline; AssertionError once none are."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(self._failure(timeout))
+        return left
+
     def wait_for(self, pred=None, timeout=10):
         deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            # Only records not yet looked at are tested, so waiting on a
-            # log of 100000 records stays cheap; pred runs outside the lock.
-            new, seen = self._since(seen)
-            for rec in new:
-                if _matches(pred, rec):
-                    return rec
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(self._failure(timeout))
+        rec, seen = self._first_match(pred, 0)
+        while rec is None:
+            left = self._left(deadline, timeout)
             with self._cond:
                 if self._total == seen:
                     self._cond.wait(min(left, 1.0))
+            rec, seen = self._first_match(pred, seen)
+        return rec
 
     async def await_for(self, pred=None, timeout=10):
         deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            new, seen = self._since(seen)
-            for rec in new:
-                if _matches(pred, rec):
-                    return rec
-            if time.monotonic() >= deadline:
-                raise AssertionError(self._failure(timeout))
+        rec, seen = self._first_match(pred, 0)
+        while rec is None:
+            self._left(deadline, timeout)
             await asyncio.sleep(0.05)
+            rec, seen = self._first_match(pred, seen)
+        return rec
 
 
 class _Recording:

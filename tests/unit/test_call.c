@@ -928,13 +928,56 @@ static void expect_no_push(void) {
 	}
 }
 
+/* The push expected, and then no other. */
+static json_t *expect_last_push_at(int line, const char *type, const char *device) {
+	json_t *job = expect_push_at(line, type, device);
+	expect_no_push();
+	return job;
+}
+#define expect_last_push(type, device) expect_last_push_at(__LINE__, (type), (device))
+
 static const char *text_of(json_t *job, const char *name) {
 	return json_string_value(json_object_get(job, name));
 }
 
-TEST(test_push_offline_devices_ring_and_stop) {
+/* The webhook configured, and alice registered from a1, who will call. */
+static calls_device *webhook_caller(void) {
 	push_on(TRUE, FALSE, FALSE);
-	calls_device *a = reg("alice", "a1");
+	return reg("alice", "a1");
+}
+
+/* Answers the read of bob's push registrations with a webhook one for each
+ * of registered, and expects an incoming_call push to each of pushed and no
+ * other push (both space-separated). */
+static void answer_webhook_regs_at(int line, const char *registered, const char *pushed) {
+	json_t *regs = json_array();
+	char **names = g_strsplit(registered, " ", -1);
+	for(char **d = names; *d != NULL; d++) {
+		char *token = g_strdup_printf("w-%s", *d);
+		json_array_append_new(regs, push_reg(*d, "webhook", token, FALSE));
+		g_free(token);
+	}
+	g_strfreev(names);
+	answer_push_read("bob", regs);
+	names = g_strsplit(pushed, " ", -1);
+	for(char **d = names; *d != NULL; d++)
+		expect_push_at(line, "incoming_call", *d);
+	g_strfreev(names);
+	expect_no_push();
+}
+#define answer_webhook_regs(registered, pushed) answer_webhook_regs_at(__LINE__, (registered), (pushed))
+
+/* caller calls bob (voice), whose push registrations then come as
+ * answer_webhook_regs has them. The call's id. */
+static char *call_by_push_at(int line, calls_device *caller, const char *registered, const char *pushed) {
+	char *id = start_call(caller, "bob", FALSE);
+	answer_webhook_regs_at(line, registered, pushed);
+	return id;
+}
+#define call_by_push(caller, registered, pushed) call_by_push_at(__LINE__, (caller), (registered), (pushed))
+
+TEST(test_push_offline_devices_ring_and_stop) {
+	calls_device *a = webhook_caller();
 	calls_device *laptop = reg("bob", "laptop");
 	char *id = start_call(a, "bob", TRUE);
 	expect(laptop, "incoming_call");
@@ -965,21 +1008,15 @@ TEST(test_push_offline_devices_ring_and_stop) {
 	p = expect_push("missed_call", "phone");
 	g_assert_cmpstr(text_of(p, "token"), ==, "alert-1");
 	g_assert_cmpint(json_integer_value(json_object_get(p, "expires_at")), ==, real / G_USEC_PER_SEC + 86400);
-	expect_push("missed_call", "tablet");
-	expect_no_push();
+	expect_last_push("missed_call", "tablet");
 	g_free(id);
 }
 
 TEST(test_push_woken_phone_answers) {
-	push_on(TRUE, FALSE, FALSE);
-	calls_device *a = reg("alice", "a1");
-	char *id = start_call(a, "bob", FALSE);
-	/* Nobody online: the caller waits for the registrations. */
-	expect_nothing(a);
-	answer_push_read("bob", json_pack("[oo]", push_reg("phone", "webhook", "w-phone", FALSE),
-		push_reg("tablet", "webhook", "w-tablet", FALSE)));
-	expect_push("incoming_call", "phone");
-	expect_push("incoming_call", "tablet");
+	calls_device *a = webhook_caller();
+	char *id = call_by_push(a, "phone tablet", "phone tablet");
+	/* Nobody online: the pushes alone are not ringing, the caller has
+	 * heard nothing. */
 	expect_nothing(a);
 	/* The phone wakes and registers: it rings, and now the caller hears it. */
 	calls_device *phone = reg("bob", "phone");
@@ -989,55 +1026,40 @@ TEST(test_push_woken_phone_answers) {
 	expect(phone, "accepted");
 	expect(a, "accepted");
 	/* Only the tablet still rings. */
-	json_t *p = expect_push("call_ended", "tablet");
-	g_assert_cmpstr(text_of(p, "reason"), ==, "answered_elsewhere");
-	expect_no_push();
+	g_assert_cmpstr(text_of(expect_last_push("call_ended", "tablet"), "reason"), ==, "answered_elsewhere");
 	g_assert_cmpint(call_req(a, "hangup", id, NULL), ==, 0);
 	expect_no_push();
 	g_free(id);
 }
 
 TEST(test_push_woken_phone_declines) {
-	push_on(TRUE, FALSE, FALSE);
-	calls_device *a = reg("alice", "a1");
+	calls_device *a = webhook_caller();
 	/* The caller's device id is the same as the callee's phone: only the
 	 * user and device together name a device. */
 	calls_device *a2 = reg("alice", "phone");
-	(void)a2;
-	char *id = start_call(a, "bob", FALSE);
-	answer_push_read("bob", json_pack("[oo]", push_reg("phone", "webhook", "w-phone", FALSE),
-		push_reg("tablet", "webhook", "w-tablet", FALSE)));
-	expect_push("incoming_call", "phone");
-	expect_push("incoming_call", "tablet");
+	char *id = call_by_push(a, "phone tablet", "phone tablet");
 	calls_device *phone = reg("bob", "phone");
 	expect(phone, "incoming_call");
 	g_assert_cmpint(call_req(phone, "decline", id, NULL), ==, 0);
 	expect_ended(a, "declined");
 	/* The phone declined: it knows; the tablet still rings and is told. */
-	g_assert_cmpstr(text_of(expect_push("call_ended", "tablet"), "reason"), ==, "declined_elsewhere");
-	expect_no_push();
+	g_assert_cmpstr(text_of(expect_last_push("call_ended", "tablet"), "reason"), ==, "declined_elsewhere");
 	g_free(id);
 	/* The caller cancels: every pushed device is told, whatever the
 	 * caller's own device id. */
-	id = start_call(a2, "bob", FALSE);
-	answer_push_read("bob", json_pack("[oo]", push_reg("phone", "webhook", "w-phone", FALSE),
-		push_reg("tablet", "webhook", "w-tablet", FALSE)));
-	expect_push("incoming_call", "tablet");
-	expect_no_push();
+	id = call_by_push(a2, "phone tablet", "tablet");
 	g_assert_cmpint(call_req(a2, "hangup", id, NULL), ==, 0);
 	expect_push("call_ended", "tablet");
-	expect_push("missed_call", "tablet");
-	expect_no_push();
+	expect_last_push("missed_call", "tablet");
 	g_free(id);
 }
 
 TEST(test_push_unavailable) {
-	push_on(TRUE, FALSE, FALSE);
-	calls_device *a = reg("alice", "a1");
+	calls_device *a = webhook_caller();
 	/* No registration: unavailable once that is known. */
 	char *id = start_call(a, "bob", FALSE);
 	expect_nothing(a);
-	answer_push_read("bob", json_array());
+	answer_webhook_regs("", "");
 	expect_ended(a, "unavailable");
 	g_free(id);
 	/* The database did not answer: the same. */
@@ -1057,33 +1079,24 @@ TEST(test_push_unavailable) {
 }
 
 TEST(test_push_timeout_decline_and_late_answer) {
-	push_on(TRUE, FALSE, FALSE);
-	calls_device *a = reg("alice", "a1");
-	calls_device *b = reg("bob", "b1");
+	calls_device *a = webhook_caller(), *b = reg("bob", "b1");
 	/* No answer: the phone's ring stops with "missed", and it is told it
 	 * missed the call. */
-	char *id = start_call(a, "bob", FALSE);
-	answer_push_read("bob", json_pack("[o]", push_reg("phone", "webhook", "w", FALSE)));
-	expect_push("incoming_call", "phone");
+	char *id = call_by_push(a, "phone", "phone");
 	advance(30);
 	expect_ended(a, "no_answer");
 	g_assert_cmpstr(text_of(expect_push("call_ended", "phone"), "reason"), ==, "missed");
-	expect_push("missed_call", "phone");
-	expect_no_push();
+	expect_last_push("missed_call", "phone");
 	g_free(id);
 	/* Declined on the online device: the phone stops, nothing was missed. */
-	id = start_call(a, "bob", FALSE);
-	answer_push_read("bob", json_pack("[o]", push_reg("phone", "webhook", "w", FALSE)));
-	expect_push("incoming_call", "phone");
+	id = call_by_push(a, "phone", "phone");
 	g_assert_cmpint(call_req(b, "decline", id, NULL), ==, 0);
-	g_assert_cmpstr(text_of(expect_push("call_ended", "phone"), "reason"), ==, "declined_elsewhere");
-	expect_no_push();
+	g_assert_cmpstr(text_of(expect_last_push("call_ended", "phone"), "reason"), ==, "declined_elsewhere");
 	g_free(id);
 	/* Cancelled before the registrations came: nothing is pushed. */
 	id = start_call(a, "bob", FALSE);
 	g_assert_cmpint(call_req(a, "hangup", id, NULL), ==, 0);
-	answer_push_read("bob", json_pack("[o]", push_reg("phone", "webhook", "w", FALSE)));
-	expect_no_push();
+	answer_webhook_regs("phone", "");
 	g_free(id);
 }
 
