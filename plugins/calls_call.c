@@ -20,6 +20,7 @@
 #include <utils.h>
 
 #include "calls_call.h"
+#include "calls_group.h"
 #include "calls_presence.h"
 #include "calls_push.h"
 #include "calls_out.h"
@@ -83,6 +84,7 @@ void calls_call_init(const calls_config *cfg, calls_clock mono, calls_clock real
 	g_queue_init(&ended);
 	next_due = 0;
 	releasing = NULL;
+	calls_group_init(cfg, mono, real);
 }
 
 /* A live call got a ring or grace deadline. */
@@ -92,6 +94,7 @@ static void due_at(gint64 deadline) {
 }
 
 void calls_call_clear(void) {
+	calls_group_clear();
 	if(calls != NULL) {
 		/* Linked relay slots reference each other: break the cycles. */
 		GHashTableIter it;
@@ -154,7 +157,7 @@ static void send_incoming(calls_device *d, calls_call *c, gboolean with_offer) {
 
 /* In a call, or holding a ringing call's offer: other calls can only wait. */
 static gboolean busy(calls_device *d) {
-	return d->call != NULL || d->offered != NULL;
+	return d->call != NULL || d->offered != NULL || d->part != NULL;
 }
 
 /* Free to be offered a call: not busy, and Janus is done with its last
@@ -358,6 +361,10 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 	g_list_free(freed);
 }
 
+void calls_call_release_device(calls_device *d) {
+	release_media(d);
+}
+
 /* The caller cancelled, or left, before an answer. */
 static void cancel_call(calls_call *c, calls_device *by, const char *reason) {
 	end_call(c, reason, by, NULL, reason, NULL);
@@ -391,7 +398,7 @@ static void reply(calls_device *d, const char *transaction, const char *what, ca
 
 static int do_call(calls_device *d, const char *transaction, json_t *body, json_t *jsep, calls_error *err) {
 	const char *to = json_string_value(json_object_get(body, "to"));
-	if(d->call != NULL)
+	if(d->call != NULL || d->part != NULL)
 		return calls_fail(err, CALLS_ERR_STATE, "this device is already in a call");
 	if(d->offered != NULL)
 		return calls_fail(err, CALLS_ERR_STATE, "this device is ringing for call %s: answer or decline it first", d->offered->id);
@@ -462,7 +469,7 @@ static int do_accept(calls_device *d, const char *transaction, json_t *body, jso
 		return calls_fail(err, CALLS_ERR_STATE, "only the callee can accept call %s", c->id);
 	if(c->state != CALLS_CALL_RINGING)
 		return calls_fail(err, CALLS_ERR_STATE, "call %s is no longer ringing", c->id);
-	if(d->call != NULL)
+	if(d->call != NULL || d->part != NULL)
 		return calls_fail(err, CALLS_ERR_STATE, "this device is in another call: end it first");
 	calls_ring *r = find_ring(c, d);
 	if(r == NULL || !r->offered)
@@ -674,9 +681,11 @@ void calls_call_device_registered(calls_device *d) {
 		ring_device(c, d);
 	}
 	g_list_free(ringing);
+	calls_group_device_registered(d);
 }
 
 void calls_call_device_leaving(calls_device *d, const char *other_reason) {
+	calls_group_device_leaving(d, other_reason);
 	calls_call *c = d->call;
 	if(c != NULL && c->state != CALLS_CALL_ENDED) {
 		if(d == c->caller && c->state == CALLS_CALL_RINGING)
@@ -707,6 +716,8 @@ static gint64 *grace_of(calls_call *c, calls_device *d) {
 }
 
 void calls_call_media_up(calls_device *d) {
+	if(calls_group_media_up(d))
+		return;
 	d->pc_up = TRUE;
 	calls_call *c = d->call;
 	if(c == NULL || c->state != CALLS_CALL_ACTIVE)
@@ -720,6 +731,8 @@ void calls_call_media_up(calls_device *d) {
 }
 
 void calls_call_media_down(calls_device *d) {
+	if(calls_group_media_down(d))
+		return;
 	d->pc_up = FALSE;
 	calls_call *c = d->call;
 	if(c != NULL && c->state == CALLS_CALL_ACTIVE) {
@@ -758,6 +771,7 @@ void calls_call_close_media(calls_device *d) {
 }
 
 void calls_call_user_kicked(const char *user) {
+	calls_group_user_kicked(user);
 	GList *ringing = calls_of(user);
 	for(GList *l = ringing; l != NULL; l = l->next)
 		end_call(l->data, "kicked", NULL, "kicked", "kicked", NULL);
@@ -820,6 +834,7 @@ gint64 calls_call_tick(void) {
 		g_list_free(due);
 	}
 	CONSIDER(next_due);
+	CONSIDER(calls_group_tick());
 	/* Ended calls leave in the order they ended, which is the order of
 	 * their forget_at. */
 	calls_call *old;
@@ -858,6 +873,7 @@ gint64 calls_call_tick(void) {
 /* ---- admin ---- */
 
 void calls_call_end_all(const char *reason) {
+	calls_group_end_all(reason);
 	GList *open_calls = calls_of(NULL);
 	for(GList *l = open_calls; l != NULL; l = l->next)
 		end_call(l->data, reason, NULL, reason, reason, reason);
@@ -865,6 +881,8 @@ void calls_call_end_all(const char *reason) {
 }
 
 int calls_call_end_by_admin(const char *call_id, calls_error *err) {
+	if(calls_group_exists(call_id))
+		return calls_group_end_by_admin(call_id, err);
 	calls_call *c = calls_call_find(call_id);
 	if(c == NULL || c->state == CALLS_CALL_ENDED)
 		return calls_fail(err, CALLS_ERR_NOT_FOUND, "no call %s", call_id ? call_id : "");
@@ -884,11 +902,12 @@ json_t *calls_call_list(void) {
 		json_array_append_new(entries, json_pack("{sssssss[ss]}", "call_id", c->id, "kind", "direct",
 			"state", state_name(c->state), "participants", c->caller_user, c->callee_user));
 	}
+	calls_group_list(entries);
 	return entries;
 }
 
 guint calls_call_active_count(void) {
-	return g_hash_table_size(live);
+	return g_hash_table_size(live) + calls_group_active_count();
 }
 
 guint calls_call_participant_count(void) {
@@ -901,5 +920,5 @@ guint calls_call_participant_count(void) {
 		if(c->state != CALLS_CALL_ENDED)
 			n += (c->caller != NULL) + (c->callee != NULL);
 	}
-	return n;
+	return n + calls_group_participant_count();
 }

@@ -84,6 +84,10 @@ void calls_call_close_media(calls_device *d);
 /* An admin kicked user: calls still ringing it end for their callers. */
 void calls_call_user_kicked(const char *user);
 
+/* d has left a group call: close its PeerConnection, and once Janus is
+ * done with it, offer it the calls that wait for it. */
+void calls_call_release_device(calls_device *d);
+
 /* Janus refused the offer of call_id pushed to d: it is pushed again later. */
 void calls_call_offer_failed(calls_device *d, const char *call_id);
 

@@ -20,6 +20,7 @@ typedef struct calls_config {
 	int ice_grace;            /* seconds */
 	gboolean call_waiting;
 	int max_group_size;
+	int talk_level;           /* -dBov a speaker's mean level must be above (0..127) */
 	int max_message_bytes;
 	int rate_limit;           /* requests per second per device; 0 = off */
 	char *admin_key;

@@ -3,6 +3,7 @@
  */
 #include "calls_call.h"
 #include "calls_contacts.h"
+#include "calls_group.h"
 #include "calls_dispatch.h"
 #include "calls_history.h"
 #include "calls_identity.h"
@@ -23,10 +24,12 @@ int calls_dispatch(calls_device *d, const char *transaction, json_t *body, json_
 		return calls_fail(err, CALLS_ERR_RATE_LIMITED, "more than %d requests a second", config->rate_limit);
 	if(calls_request_parse(body, jsep, config->auth_none, (size_t)config->max_message_bytes, &spec, err) != 0)
 		return err->code;
-	if(spec->kind != CALLS_REQ_REGISTER && d->user == NULL)
+	if(spec->kind != CALLS_REQ_REGISTER && d->user == NULL && !calls_group_unregistered_ok(spec->kind, d))
 		return calls_fail(err, CALLS_ERR_UNAUTHORIZED, "register first");
 	if(calls_request_check_jsep(spec, jsep, err) != 0)
 		return err->code;
+	if(calls_group_takes(spec->kind, d, body))
+		return calls_group_request(spec->kind, d, transaction, body, jsep, err);
 	switch(spec->kind) {
 		case CALLS_REQ_REGISTER:
 			return calls_identity_register(d, transaction, body, err);

@@ -8,6 +8,7 @@
 
 #include "calls_call.h"
 #include "calls_dispatch.h"
+#include "calls_group.h"
 #include "calls_handler.h"
 #include "calls_identity.h"
 #include "calls_out.h"
@@ -23,6 +24,8 @@ typedef enum item_kind {
 	ITEM_END_CALL,
 	ITEM_KICK,
 	ITEM_READ,
+	ITEM_TALKING_ON,
+	ITEM_TALKING_OFF,
 	ITEM_STOP,
 } item_kind;
 
@@ -89,6 +92,10 @@ void calls_handler_message(calls_device *d, char *transaction, json_t *body, jso
 
 void calls_handler_media(calls_device *d, gboolean up) {
 	g_async_queue_push(queue, item_new(up ? ITEM_MEDIA_UP : ITEM_MEDIA_DOWN, d));
+}
+
+void calls_handler_talking(calls_device *d, gboolean talking) {
+	g_async_queue_push(queue, item_new(talking ? ITEM_TALKING_ON : ITEM_TALKING_OFF, d));
 }
 
 void calls_handler_detach(calls_device *d) {
@@ -245,6 +252,10 @@ static gboolean handle(item *it, gboolean *running) {
 			it->device->subscribing = FALSE;
 			unpark(it->device, FALSE);
 			calls_identity_drop(it->device, "gone", FALSE, "failed");
+			break;
+		case ITEM_TALKING_ON:
+		case ITEM_TALKING_OFF:
+			calls_group_talking(it->device, it->kind == ITEM_TALKING_ON);
 			break;
 		case ITEM_END_CALL:
 			calls_call_end_by_admin(it->arg, &err);

@@ -30,6 +30,8 @@ void calls_handler_free(void);
 void calls_handler_message(calls_device *d, char *transaction, json_t *body, json_t *jsep);
 void calls_handler_media(calls_device *d, gboolean up);
 void calls_handler_detach(calls_device *d);
+/* From a media thread: d's audio got loud or quiet (calls_sfu). */
+void calls_handler_talking(calls_device *d, gboolean talking);
 /* Admin actions, applied in order with the requests. */
 void calls_handler_end_call(const char *call_id);
 void calls_handler_kick(const char *user);

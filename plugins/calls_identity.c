@@ -22,8 +22,11 @@ void calls_identity_init(const calls_config *cfg) {
 }
 
 void calls_identity_drop(calls_device *d, const char *reason, gboolean tell, const char *others) {
-	if(d->user == NULL)
+	if(d->user == NULL) {
+		/* A subscriber handle of a group call is never registered. */
+		calls_call_device_leaving(d, others);
 		return;
+	}
 	calls_call_device_leaving(d, others);
 	if(tell)
 		calls_out_event(d, json_pack("{ssss}", "calls", "unregistered", "reason", reason), NULL);

@@ -26,6 +26,7 @@
 #include "calls_pushd.h"
 #include "calls_registry.h"
 #include "calls_relay.h"
+#include "calls_sfu.h"
 #include "calls_store.h"
 
 #define CALLS_VERSION 1
@@ -188,6 +189,7 @@ static int calls_init(janus_callbacks *callback, const char *config_path) {
 	devices = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)calls_device_unref);
 	calls_out_init(&out_ops, config.events);
 	calls_relay_init(gateway, config.max_bitrate);
+	calls_sfu_init(gateway, calls_handler_talking, config.talk_level);
 	calls_registry_init();
 	calls_call_init(&config, g_get_monotonic_time, g_get_real_time);
 	calls_presence_init(&config, g_get_monotonic_time, g_get_real_time);

@@ -21,6 +21,7 @@
 #include "calls_relay.h"
 
 struct calls_call;
+struct calls_part;
 
 typedef struct calls_user {
 	char *id;
@@ -37,6 +38,8 @@ typedef struct calls_device {
 	char *device_id;
 	struct calls_call *call;     /* the call this device is in, as caller or answerer */
 	struct calls_call *offered;  /* a ringing call whose offer this handle holds */
+	struct calls_part *part;     /* its place in a group call (calls_group.c) */
+	struct calls_part *feed_of;  /* a subscriber handle: the place it receives for */
 	gboolean media_claimed;      /* a PeerConnection is negotiated or up on this handle */
 	gint64 release_deadline;     /* close_pc sent; give up waiting for hangup_media then */
 	gboolean pc_up;              /* between setup_media and hangup_media */

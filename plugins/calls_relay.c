@@ -12,6 +12,7 @@
 
 #include "calls_relay.h"
 #include "calls_registry.h"
+#include "calls_sfu.h"
 
 static janus_callbacks *gw;
 static guint32 bitrate_cap;
@@ -24,6 +25,8 @@ void calls_relay_init(janus_callbacks *gateway, guint32 max_bitrate) {
 void calls_relay_slot_init(calls_relay *r) {
 	janus_mutex_init(&r->mutex);
 	r->peer = NULL;
+	r->pub = NULL;
+	r->sub = NULL;
 }
 
 void calls_relay_slot_clear(calls_relay *r) {
@@ -71,6 +74,9 @@ void calls_relay_rtp(calls_device *from, janus_plugin_rtp *packet) {
 	if(peer != NULL && !g_atomic_int_get(&peer->destroyed) && gw != NULL) {
 		gw->relay_rtp(peer->handle, packet);
 		g_atomic_int_inc(&from->relay.packets_out);
+	} else if(from->relay.pub != NULL) {
+		calls_sfu_pub_rtp(from->relay.pub, packet);
+		g_atomic_int_inc(&from->relay.packets_out);
 	}
 	janus_mutex_unlock(&from->relay.mutex);
 }
@@ -78,6 +84,8 @@ void calls_relay_rtp(calls_device *from, janus_plugin_rtp *packet) {
 void calls_relay_rtcp(calls_device *from, janus_plugin_rtcp *packet) {
 	janus_mutex_lock(&from->relay.mutex);
 	calls_device *peer = from->relay.peer;
+	if(peer == NULL && from->relay.sub != NULL)
+		calls_sfu_sub_rtcp(from->relay.sub, packet);
 	if(peer == NULL || g_atomic_int_get(&peer->destroyed) || gw == NULL) {
 		janus_mutex_unlock(&from->relay.mutex);
 		return;

@@ -2,7 +2,8 @@
  * calls_relay.h - RTP and RTCP between the legs of a call.
  *
  * A leg is one device's PeerConnection on Janus. Each device has a relay
- * slot naming the device its media goes to. The handler thread links and
+ * slot naming the device its media goes to (or, in a group call, its place
+ * in the SFU). The handler thread links and
  * unlinks slots; the handles' event loops read them for every packet. The
  * slot has its own mutex so that the media path never waits for the state
  * lock (lock order: state lock, then a relay mutex; never two relay mutexes
@@ -16,10 +17,16 @@
 #include <plugins/plugin.h>
 
 struct calls_device;
+struct calls_sfu_pub;
+struct calls_sfu_sub;
 
 typedef struct calls_relay {
 	janus_mutex mutex;
 	struct calls_device *peer;   /* reference held while linked */
+	/* In a group call instead (calls_sfu.c owns both): what this handle
+	 * publishes, or, on a subscriber handle, what it receives. */
+	struct calls_sfu_pub *pub;
+	struct calls_sfu_sub *sub;
 	volatile gint packets_in;    /* RTP packets received on this leg */
 	volatile gint packets_out;   /* RTP packets relayed from this leg */
 	gint64 remb_at;              /* last REMB cap sent to this leg (its media thread only) */

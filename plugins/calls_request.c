@@ -12,6 +12,7 @@
 typedef enum field_kind {
 	FIELD_PLAIN, FIELD_USER, FIELD_DEVICE, FIELD_CALL, FIELD_DISPLAY, FIELD_REASON,
 	FIELD_LIMIT, FIELD_CURSOR, FIELD_FILTER, FIELD_CALL_LIST, FIELD_USER_LIST, FIELD_PRIVACY, FIELD_PLATFORM, FIELD_PUSH_TOKEN,
+	FIELD_SECRET,
 } field_kind;
 
 typedef struct field_rule {
@@ -70,6 +71,24 @@ static const field_rule push_register_fields[] = {
 	{{"voip", JANUS_JSON_BOOL, 0}, FIELD_PLAIN},
 };
 
+static const field_rule group_call_fields[] = {
+	{{"members", JSON_ARRAY, REQ}, FIELD_USER_LIST},
+	{{"video", JANUS_JSON_BOOL, 0}, FIELD_PLAIN},
+	{{"title", JSON_STRING, 0}, FIELD_DISPLAY},
+};
+static const field_rule join_fields[] = {
+	{{"call_id", JSON_STRING, 0}, FIELD_CALL},
+	{{"link", JSON_STRING, 0}, FIELD_SECRET},
+};
+static const field_rule invite_fields[] = {
+	{{"call_id", JSON_STRING, REQ}, FIELD_CALL},
+	{{"users", JSON_ARRAY, REQ}, FIELD_USER_LIST},
+};
+static const field_rule subscribe_fields[] = {
+	{{"call_id", JSON_STRING, REQ}, FIELD_CALL},
+	{{"feed", JSON_STRING, REQ}, FIELD_SECRET},
+};
+
 typedef struct request_row {
 	calls_request_spec spec;
 	const field_rule *fields;
@@ -100,6 +119,11 @@ static const request_row requests[] = {
 	ROW0("contacts", CALLS_REQ_CONTACTS, CALLS_JSEP_FORBIDDEN),
 	ROW("push_register", CALLS_REQ_PUSH_REGISTER, CALLS_JSEP_FORBIDDEN, push_register_fields),
 	ROW0("push_unregister", CALLS_REQ_PUSH_UNREGISTER, CALLS_JSEP_FORBIDDEN),
+	ROW("group_call", CALLS_REQ_GROUP_CALL, CALLS_JSEP_OFFER, group_call_fields),
+	ROW("join", CALLS_REQ_JOIN, CALLS_JSEP_OFFER, join_fields),
+	ROW("invite", CALLS_REQ_INVITE, CALLS_JSEP_FORBIDDEN, invite_fields),
+	ROW("leave", CALLS_REQ_LEAVE, CALLS_JSEP_FORBIDDEN, call_id_only),
+	ROW("subscribe", CALLS_REQ_SUBSCRIBE, CALLS_JSEP_FORBIDDEN, subscribe_fields),
 };
 
 static gboolean id_chars(const char *s, size_t max, const char *extra) {
@@ -242,6 +266,11 @@ static int check_field(const field_rule *rule, json_t *value, calls_error *err) 
 			}
 			break;
 		}
+		case FIELD_SECRET:
+			/* Links and feeds are made by the server (32 or 36 characters). */
+			if(!id_chars(s, 64, "-"))
+				return calls_fail(err, CALLS_ERR_INVALID, "%s is not a valid %s", name, name);
+			break;
 		case FIELD_PLAIN:
 			break;
 	}

@@ -37,6 +37,11 @@ typedef enum calls_request_kind {
 	CALLS_REQ_CONTACTS,
 	CALLS_REQ_PUSH_REGISTER,
 	CALLS_REQ_PUSH_UNREGISTER,
+	CALLS_REQ_GROUP_CALL,
+	CALLS_REQ_JOIN,
+	CALLS_REQ_INVITE,
+	CALLS_REQ_LEAVE,
+	CALLS_REQ_SUBSCRIBE,
 } calls_request_kind;
 
 /* The longest push token accepted (APNs tokens are 64 hex digits, FCM

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "calls_dispatch.h"
+#include "calls_identity.h"
 #include "calls_out.h"
 #include "calls_contacts.h"
 #include "calls_presence.h"
