@@ -1,8 +1,10 @@
 /*
  * janus-calls web client: one-to-one voice and video calls through janus.plugin.calls.
  *
- * Loaded after vendor/adapter.js, vendor/janus.js and config.js (window.CALLS_CONFIG).
- * One Janus session, one handle on "janus.plugin.calls" = this browser tab as a device.
+ * Loaded after vendor/adapter.js, vendor/janus.js, config.js (window.CALLS_CONFIG) and group.js
+ * (group calls: window.CallsGroup, to which this file hands the parts group calls build on).
+ * One Janus session, one handle on "janus.plugin.calls" = this browser tab as a device (a group
+ * call adds a second, unregistered handle that receives the other participants' media).
  * Every request gets an ack and then an event carrying the same transaction; janus.js
  * does not pass that transaction to onmessage, so the WebSocket given to janus.js notes the
  * transaction of the message it is sending and of the message it is delivering, and replies
@@ -80,6 +82,8 @@
 		adding: false,
 		privacy: 'everyone',  // who sees this user's state and last seen: everyone | contacts | nobody
 		privacyBusy: false,
+		picking: false,       // choosing contacts for a group call (checkboxes shown)
+		picked: new Set(),    // the contacts chosen
 	};
 
 	const media = {
@@ -89,6 +93,7 @@
 
 	function newCall(fields) {
 		return Object.assign({
+			kind: 'direct',      // 'direct' | 'group' (group.js adds its own fields)
 			id: null,            // call_id from the server
 			peer: '',            // the other user's id
 			display: '',         // the other user's display name
@@ -112,7 +117,7 @@
 	// ---------------------------------------------------------------- DOM helpers
 
 	const $ = (id) => document.getElementById(id);
-	const screens = ['signin', 'home', 'outgoing', 'incoming', 'incall'];
+	const screens = ['signin', 'home', 'outgoing', 'incoming', 'incall', 'group'];
 
 	function show(name) {
 		for (const s of screens) $('screen-' + s).hidden = s !== name;
@@ -186,7 +191,9 @@
 
 	function updateTitle() {
 		const c = S.call;
-		if (c && c.dir === 'in' && c.state === 'incoming') document.title = '📞 ' + (c.display || c.peer) + ' is calling';
+		if (c && c.kind === 'group' && c.state === 'incoming') document.title = '📞 ' + (c.from || c.peer) + ': group call';
+		else if (c && c.kind === 'group' && c.state === 'active') document.title = 'In ' + Group.phrase(c);
+		else if (c && c.dir === 'in' && c.state === 'incoming') document.title = '📞 ' + (c.display || c.peer) + ' is calling';
 		else if (c && c.state === 'active') document.title = 'In call with ' + (c.display || c.peer);
 		else document.title = S.missed ? 'Calls (' + S.missed + ' missed)' : 'Calls';
 	}
@@ -382,6 +389,7 @@ function errorText(e) {
 		history: 'history', history_seen: 'history_seen', history_delete: 'history_deleted',
 		presence_subscribe: 'presence', presence_unsubscribe: 'presence_unsubscribed', privacy: 'privacy_set',
 		contacts: 'contacts', contacts_add: 'contacts_added', contacts_remove: 'contacts_removed',
+		group_call: 'group_calling', join: 'joined', leave: 'left', invite: 'invited', subscribe: 'subscribed',
 	};
 	// Whether Janus may still hold a PeerConnection (or ICE agent) for this handle: set when a JSEP
 	// goes either way, cleared when Janus reports it gone (its `hangup`). A new offer sent before
@@ -418,9 +426,10 @@ function errorText(e) {
 		}
 	}
 
-	function request(body, jsep) {
+	// Sends a request on this device's handle, or on `handle` (a group call's subscriber handle).
+	function request(body, jsep, handle) {
 		return new Promise((resolve, reject) => {
-			const h = S.handle;
+			const h = handle || S.handle;
 			if (!h) { reject(new CallsError(0, 'Not connected to the server')); return; }
 			const entry = { body, resolve, reject, timer: null, tx: null, done: false };
 			const drop = () => {
@@ -433,7 +442,7 @@ function errorText(e) {
 				reject(new CallsError(0, 'No reply from the server to ' + body.request));
 			}, REPLY_TIMEOUT_MS);
 			tap.out = null;
-			if (jsep) janusPc.alive = true;
+			if (jsep && h === S.handle) janusPc.alive = true;
 			let failed = false;
 			h.send({
 				message: body,
@@ -467,13 +476,15 @@ function errorText(e) {
 	}
 
 	const debugLog = [];
-	function onMessage(data, jsep) {
+	// A message from Janus for this device's handle, or (from = 'sub') for a group call's subscriber handle.
+	function onMessage(data, jsep, from) {
 		const tx = tap.in;
-		debugLog.push({ at: Date.now(), tx, data, jsep: jsep ? jsep.type : undefined });
+		const sub = from === 'sub';
+		debugLog.push({ at: Date.now(), tx, data, jsep: jsep ? jsep.type : undefined, h: sub ? 'sub' : undefined });
 		if (debugLog.length > 100) debugLog.shift();
-		if (DEBUG) console.log('calls <-', tx || '(event)', data, jsep);
+		if (DEBUG) console.log('calls <-' + (sub ? ' (subscriber)' : ''), tx || '(event)', data, jsep);
 		if (!data) return;
-		if (jsep) janusPc.alive = true;
+		if (jsep && !sub) janusPc.alive = true;
 		if (tx) {
 			const entry = pending.get(tx);
 			if (entry) { pending.delete(tx); settle(entry, data, jsep); return; }
@@ -491,7 +502,8 @@ function errorText(e) {
 			if (DEBUG) console.warn('calls: late reply', data);
 			return;
 		}
-		onNotification(data, jsep);
+		if (sub) Group.onSubscriberEvent(data, jsep);
+		else onNotification(data, jsep);
 	}
 
 	let janusReady = null;
@@ -610,7 +622,7 @@ function errorText(e) {
 	let lastIceRestart = 0;
 	function onIceState(state) {
 		const c = S.call;
-		if (!c || c.state !== 'active' || state !== 'failed') return;
+		if (!c || c.kind === 'group' || c.state !== 'active' || state !== 'failed') return;
 		// Ask for an ICE restart through `update` while the server keeps the call for ice_grace.
 		if (Date.now() - lastIceRestart < 5000 || c.renegotiating) return;
 		lastIceRestart = Date.now();
@@ -784,6 +796,7 @@ function errorText(e) {
 			enterHome();
 			// Contacts and their presence are kept up to date from now on, whichever tab shows.
 			loadContacts();
+			Group.afterSignIn();
 			if (data.missed_calls > 0) {
 				notice({ text: 'You missed ' + data.missed_calls + (data.missed_calls === 1 ? ' call' : ' calls') + ' while away',
 					kind: 'warn', reason: 'missed_calls' });
@@ -843,6 +856,7 @@ function errorText(e) {
 		case 'ended': onEnded(d); break;
 		case 'update': onUpdate(d, jsep); break;
 		case 'media_state': onMediaState(d); break;
+		case 'participant_joined': case 'participant_left': case 'talking': Group.onEvent(d); break;
 		case 'unregistered': onUnregistered(d); break;
 		case 'missed_calls': setMissed(d.count); break;
 		case 'presence': applyPresence(d.users); break;
@@ -857,8 +871,12 @@ function errorText(e) {
 			id: d.call_id, peer: d.from || '', display: d.display || d.from || 'Unknown',
 			video: !!d.video, jsep: jsep || null,
 		};
+		if (d.group && typeof d.group === 'object') Object.assign(info, Group.ringInfo(d));
 		const c = S.call;
+		// Joining a group call by its link: until the server names the call, a ring may be for it.
+		if (c && c.kind === 'group' && Group.holdRing(c, d, jsep)) return;
 		if (c && c.id === info.id) {
+			if (c.kind === 'group') return;   // rung again (invited again): the same call
 			// The same call again: after "end & accept", now with its offer.
 			if (jsep) c.jsep = jsep;
 			if (c.state === 'awaiting-offer' && c.jsep) acceptCall(c);
@@ -880,13 +898,14 @@ function errorText(e) {
 		if (had && !info.jsep) info.jsep = had.jsep;
 		S.waiting.delete(info.id);
 		renderWaiting();
-		S.call = newCall(Object.assign({}, info, { dir: 'in', state: 'incoming' }));
+		S.call = (info.kind === 'group' ? Group.newCall : newCall)(Object.assign({}, info, { dir: 'in', state: 'incoming' }));
 		showIncoming(S.call);
 		Sound.play('ring');
 	}
 
 	function onRinging(d) {
 		const c = S.call;
+		if (c && c.kind === 'group' && c.id === d.call_id) { Group.onRinging(c); return; }
 		if (!c || c.id !== d.call_id || c.dir !== 'out' || c.state !== 'calling') return;
 		c.state = 'ringing';
 		$('outgoing-status').textContent = 'Ringing…';
@@ -927,6 +946,7 @@ function errorText(e) {
 	function onMediaState(d) {
 		const c = S.call;
 		if (!c || c.id !== d.call_id) return;
+		if (c.kind === 'group') { Group.onEvent(d); return; }
 		if (typeof d.audio === 'boolean') c.remoteAudio = d.audio;
 		if (typeof d.video === 'boolean') c.remoteVideo = d.video;
 		render();
@@ -948,6 +968,7 @@ function errorText(e) {
 	};
 
 	function onEnded(d) {
+		Group.dropHeldRing(d.call_id);
 		const w = S.waiting.get(d.call_id);
 		if (w) {
 			S.waiting.delete(d.call_id);
@@ -962,6 +983,7 @@ function errorText(e) {
 		}
 		const c = S.call;
 		if (!c || c.id !== d.call_id) return;
+		if (c.kind === 'group') { Group.onEnded(c, d); return; }
 		const name = c.display || c.peer;
 		const make = ENDED[d.reason];
 		const msg = make ? make(name, c) : { text: 'Call ended (' + (d.reason || 'unknown') + ')', kind: 'warn', outcome: 'failed' };
@@ -1029,6 +1051,7 @@ function errorText(e) {
 
 	async function acceptCall(c) {
 		if (!c || S.call !== c) return;
+		if (c.kind === 'group') { Group.joinFromRing(c); return; }
 		if (c.state !== 'incoming' && c.state !== 'awaiting-offer') return;
 		Sound.stop();
 		clearTimeout(c.offerTimer);
@@ -1075,7 +1098,8 @@ function errorText(e) {
 		if (reason) body.reason = reason;
 		try { await request(body); } catch (e) { /* over already */ }
 		if (S.call === c) {
-			endCall(c, { text: 'You declined the call from ' + (c.display || c.peer), kind: '', reason: 'declined', outcome: 'declined' });
+			endCall(c, { text: c.kind === 'group' ? 'You declined ' + Group.phrase(c) + ' from ' + c.display
+				: 'You declined the call from ' + (c.display || c.peer), kind: '', reason: 'declined', outcome: 'declined' });
 		}
 	}
 
@@ -1085,6 +1109,7 @@ function errorText(e) {
 		const c = S.call;
 		if (!c || (c.ending && !(opts && opts.force))) return;
 		if (c.dir === 'in' && c.state === 'incoming') { await decline(); return; }
+		if (c.kind === 'group') { await Group.leave(c, opts); return; }
 		c.ending = true;
 		Sound.stop();
 		const answered = !!c.answeredAt;
@@ -1112,7 +1137,8 @@ function errorText(e) {
 		stopTimer();
 		Sound.stop();
 		closePeer(opts && opts.tellJanus);
-		if (msg && msg.outcome) {
+		if (c.kind === 'group') Group.cleanup(c);
+		else if (msg && msg.outcome) {
 			addRecent({ peer: c.peer, display: c.display, video: c.video, dir: c.dir, outcome: msg.outcome, duration: msg.duration });
 		}
 		// A call still waiting stays in its banner: the server rings it again, with its
@@ -1146,6 +1172,17 @@ function errorText(e) {
 		if (c.camOff) S.handle.muteVideo(); else S.handle.unmuteVideo();
 		render();
 		sendMediaState(c);
+	}
+
+	function toggleMuteGroup() {
+		const c = S.call;
+		if (c && c.kind === 'group' && c.state === 'active') toggleMute();
+	}
+
+	function toggleCameraGroup() {
+		const c = S.call;
+		// The publisher's PeerConnection is not renegotiated: only a camera it sends can go off and on.
+		if (c && c.kind === 'group' && c.state === 'active' && localVideoTrack()) toggleCamera();
 	}
 
 	function sendMediaState(c) {
@@ -1197,10 +1234,18 @@ function errorText(e) {
 			if (!S.call) Sound.stop('ring');
 			return;
 		}
+		b.dataset.callId = w.id;
+		if (w.kind === 'group') {
+			paintAvatar($('waiting-avatar'), w.id, Group.name(w));
+			$('waiting-name').textContent = Group.name(w);
+			$('waiting-kind').textContent = (w.video ? 'Group video call' : 'Group voice call') + ' waiting · from ' + w.display;
+			$('btn-waiting-accept').textContent = S.call ? 'End & join' : 'Join';
+			b.hidden = false;
+			return;
+		}
 		paintAvatar($('waiting-avatar'), w.peer, w.display);
 		$('waiting-name').textContent = w.display;
 		$('waiting-kind').textContent = (w.video ? 'Video' : 'Voice') + ' call waiting' + (w.peer && w.peer !== w.display ? ' · ' + w.peer : '');
-		b.dataset.callId = w.id;
 		$('btn-waiting-accept').textContent = S.call ? 'End & accept' : 'Accept';
 		b.hidden = false;
 	}
@@ -1230,6 +1275,7 @@ function errorText(e) {
 		renderWaiting();
 		Sound.stop();
 		if (S.call) await hangup({ quiet: true, force: true });
+		if (w.kind === 'group') { Group.joinWaiting(w); return; }
 		// Whatever else still waits rings again after this; only the chosen one is answered.
 		const c = S.call = newCall({ id: w.id, peer: w.peer, display: w.display, video: w.video, dir: 'in',
 			state: 'awaiting-offer', jsep: w.jsep });
@@ -1261,14 +1307,23 @@ function errorText(e) {
 	}
 
 	function showIncoming(c) {
-		paintAvatar($('incoming-avatar'), c.peer, c.display);
-		$('incoming-name').textContent = c.display;
-		$('incoming-user').textContent = c.peer !== c.display ? c.peer : '';
-		$('incoming-kind').textContent = c.video ? 'Incoming video call' : 'Incoming voice call';
 		$('incoming-kind').dataset.video = c.video ? 'true' : 'false';
+		$('incoming-kind').dataset.group = c.kind === 'group' ? 'true' : 'false';
 		$('btn-accept').querySelector('use').setAttribute('href', c.video ? '#i-video' : '#i-phone');
 		$('btn-accept').disabled = false;
 		$('btn-decline').disabled = false;
+		if (c.kind === 'group') {
+			Group.showRing(c);
+		} else {
+			paintAvatar($('incoming-avatar'), c.peer, c.display);
+			$('incoming-name').textContent = c.display;
+			$('incoming-user').textContent = c.peer !== c.display ? c.peer : '';
+			$('incoming-kind').textContent = c.video ? 'Incoming video call' : 'Incoming voice call';
+			$('incoming-members').hidden = true;
+			$('accept-label').textContent = 'Accept';
+			$('btn-accept').setAttribute('aria-label', 'Accept');
+			$('btn-accept').title = 'Accept';
+		}
 		show('incoming');
 	}
 
@@ -1282,9 +1337,10 @@ function errorText(e) {
 	function render() {
 		const c = S.call;
 		const scr = $('screen-incall');
-		if (!c) {
+		if (!c || c.kind === 'group') {
 			scr.dataset.remoteVideo = 'off';
 			scr.dataset.localVideo = 'off';
+			if (c) Group.render();
 			return;
 		}
 		const lv = localVideoTrack();
@@ -1316,6 +1372,7 @@ function errorText(e) {
 		const c = S.call;
 		const t = $('call-timer');
 		if (!c) return;
+		if (c.kind === 'group') { Group.updateStatus(); return; }
 		if (c.state === 'active' && c.mediaUp) {
 			t.textContent = fmtDuration((Date.now() - c.answeredAt) / 1000);
 			t.dataset.running = 'true';
@@ -1586,7 +1643,8 @@ function errorText(e) {
 		const incoming = e.direction === 'incoming';
 		const answered = e.outcome === 'answered';
 		const group = e.kind === 'group';
-		const who = group ? (e.title || (Array.isArray(e.participants) ? e.participants.join(', ') : 'Group call'))
+		const who = group ? (e.title || (Array.isArray(e.participants) && e.participants.length
+			? e.participants.map((p) => (p && typeof p === 'object' ? p.display || p.user : p)).join(', ') : 'Group call'))
 			: (e.display || e.peer || 'Unknown');
 		li.dataset.callId = e.call_id;
 		li.dataset.direction = incoming ? 'incoming' : 'outgoing';
@@ -1699,7 +1757,8 @@ function errorText(e) {
 		K.seq++;
 		clearTimeout(K.reloadTimer);
 		Object.assign(K, { loading: false, loaded: false, loadedAt: 0, error: null, reloadTimer: null, adding: false,
-			privacy: 'everyone', privacyBusy: false });
+			privacy: 'everyone', privacyBusy: false, picking: false });
+		K.picked = new Set();
 		K.list = new Map();
 		K.subscribed = new Set();
 		K.nameAsked = new Set();
@@ -2007,6 +2066,17 @@ function errorText(e) {
 	function contactRow(user) {
 		const li = document.createElement('li');
 		li.dataset.user = user;
+		// Picking people for a group call: a checkbox, and the whole row toggles it.
+		const pick = document.createElement('input');
+		pick.type = 'checkbox';
+		pick.className = 'c-pick';
+		pick.dataset.testid = 'contact-pick';
+		pick.addEventListener('change', () => Group.pick(user, pick.checked));
+		li.addEventListener('click', (ev) => {
+			if (!K.picking || ev.target === pick) return;
+			pick.checked = !pick.checked;
+			Group.pick(user, pick.checked);
+		});
 		const wrap = span('c-avatar');
 		const av = span('avatar avatar-sm');
 		av.setAttribute('aria-hidden', 'true');
@@ -2035,9 +2105,9 @@ function errorText(e) {
 		video.addEventListener('click', () => call(true));
 		remove.addEventListener('click', () => removeContact(user, li));
 		actions.append(voice, video, remove);
-		li.append(wrap, text, actions);
+		li.append(pick, wrap, text, actions);
 		li.addEventListener('animationend', () => li.classList.remove('c-new'));
-		li._parts = { av, dot, display, id, status, voice, video, remove };
+		li._parts = { pick, av, dot, display, id, status, voice, video, remove };
 		return li;
 	}
 
@@ -2070,6 +2140,9 @@ function errorText(e) {
 		p.video.title = 'Video call ' + c.display;
 		p.remove.title = 'Remove ' + c.display + ' from contacts';
 		for (const b of [p.voice, p.video, p.remove]) b.setAttribute('aria-label', b.title);
+		p.pick.hidden = !K.picking;
+		p.pick.checked = K.picked.has(c.user);
+		p.pick.setAttribute('aria-label', 'Add ' + c.display + ' to the group call');
 	}
 
 	function byName(a, b) {
@@ -2106,6 +2179,8 @@ function errorText(e) {
 		$('contacts-loading').hidden = !(K.loading && !n && !K.loaded);
 		$('contacts-empty').hidden = !(K.loaded && !K.loading && !err && !n);
 		$('contact-add-submit').disabled = K.adding || !S.me;
+		$('contacts').dataset.picking = String(K.picking);
+		Group.renderCompose();
 	}
 
 	// ---------------------------------------------------------------- wiring
@@ -2167,15 +2242,29 @@ function errorText(e) {
 		$('btn-waiting-decline').addEventListener('click', declineWaiting);
 		$('btn-waiting-accept').addEventListener('click', endAndAccept);
 		document.addEventListener('keydown', (ev) => {
-			if (ev.key === 'Escape' && S.call && currentScreen() !== 'home') hangup();
+			if (ev.key !== 'Escape') return;
+			if (Group.onEscape()) return;
+			// Escape leaves a one-to-one call or declines a ring, never a group call in progress.
+			if (S.call && currentScreen() !== 'home' && !(S.call.kind === 'group' && S.call.state !== 'incoming')) hangup();
 		});
+		Group.init();
 		if (!window.Janus) signinError('janus.js did not load: check that vendor/janus.js is served beside this page.');
 		else initJanus();
 	}
 
+	// Group calls (group.js) get the parts of this client they build on.
+	const Group = window.CallsGroup({
+		S, K, $, PLUGIN, USER_RE, DEBUG, params, media, CallsError, Sound,
+		request, onMessage, onIncoming, errorText, toast, notice, show, currentScreen, paintAvatar, span, svgUse, fmtDuration,
+		sleep, newCall, markActive, endCall, hangup, render, updateTitle, renderContacts, missedCall, historyChanged,
+		janusSideClosed, janusPcGone, createOffer, applyRemoteJsep, closePeer, localVideoTrack, setStream,
+		toggleMute: toggleMuteGroup, toggleCamera: toggleCameraGroup, signinError,
+	});
+
 	// For tests and debugging: the PeerConnection and a summary of the state.
 	window.callsDebug = {
 		pc: peer,
+		subPc: () => Group.subPc(),
 		server: SERVER,
 		auth: AUTH,
 		state() {
@@ -2183,7 +2272,7 @@ function errorText(e) {
 			return {
 				screen: currentScreen(),
 				me: S.me && Object.assign({}, S.me),
-				call: c && { id: c.id, state: c.state, dir: c.dir, peer: c.peer, video: c.video, muted: c.muted,
+				call: c && { kind: c.kind, id: c.id, state: c.state, dir: c.dir, peer: c.peer, video: c.video, muted: c.muted,
 					camOff: c.camOff, mediaUp: c.mediaUp, remoteAudio: c.remoteAudio, remoteVideo: c.remoteVideo },
 				waiting: Array.from(S.waiting.keys()),
 				localTracks: Array.from(media.local.values()).map((t) => t.kind),
@@ -2197,6 +2286,7 @@ function errorText(e) {
 					state: c.state, last_seen: c.last_seen })), loading: K.loading, loaded: K.loaded,
 					error: K.error ? { code: K.error.code, message: K.error.message } : null,
 					subscribed: Array.from(K.subscribed), privacy: K.privacy, privacyBusy: K.privacyBusy },
+				group: Group.debugState(),
 			};
 		},
 		log: debugLog,

@@ -7,6 +7,7 @@
 
 #include "calls_admin.h"
 #include "calls_call.h"
+#include "calls_group.h"
 #include "calls_error.h"
 #include "calls_handler.h"
 #include "calls_presence.h"
@@ -86,7 +87,7 @@ json_t *calls_admin_handle(json_t *message) {
 		calls_call *c = id ? calls_call_find(id) : NULL;
 		if(id == NULL || !calls_valid_call_id(id))
 			reply = error_reply(request, CALLS_ERR_INVALID, "call_id missing or not a call id");
-		else if(c == NULL || c->state == CALLS_CALL_ENDED)
+		else if((c == NULL || c->state == CALLS_CALL_ENDED) && !calls_group_live(id))
 			reply = error_reply(request, CALLS_ERR_NOT_FOUND, "no such call");
 		else {
 			calls_handler_end_call(id);

@@ -126,6 +126,11 @@ gboolean calls_group_exists(const char *call_id) {
 	return find(call_id) != NULL;
 }
 
+gboolean calls_group_live(const char *call_id) {
+	calls_group *g = find(call_id);
+	return g != NULL && !g->ended;
+}
+
 static member *find_member(calls_group *g, const char *user) {
 	for(GList *l = g->members; l != NULL; l = l->next) {
 		member *m = l->data;
@@ -751,7 +756,11 @@ static int do_update(calls_device *d, const char *transaction, json_t *body, jso
 		return calls_fail(err, CALLS_ERR_STATE, "no offer is waiting for an answer");
 	p->offer_out = FALSE;
 	calls_out_reply(d, transaction, body_new("updated", p->g), NULL);
-	keyframes_for(p);
+	/* A first answer: the keyframes are asked for when its PeerConnection
+	 * is up (setup_media); one sent earlier would arrive before DTLS is
+	 * done and be lost, and Janus paces keyframe requests. */
+	if(d->pc_up)
+		keyframes_for(p);
 	if(p->dirty)
 		offer_streams(p, NULL, "streams");
 	return 0;

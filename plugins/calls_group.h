@@ -55,5 +55,7 @@ void calls_group_list(json_t *entries);
 guint calls_group_active_count(void);
 guint calls_group_participant_count(void);
 gboolean calls_group_exists(const char *call_id);
+/* A group call that has not ended. */
+gboolean calls_group_live(const char *call_id);
 
 #endif

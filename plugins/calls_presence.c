@@ -88,7 +88,7 @@ calls_presence_state calls_presence_of_user(const calls_user *u) {
 		return CALLS_PRESENCE_OFFLINE;
 	for(GList *l = u->devices; l != NULL; l = l->next) {
 		calls_device *d = l->data;
-		if(d->call != NULL && d->call->state == CALLS_CALL_ACTIVE)
+		if((d->call != NULL && d->call->state == CALLS_CALL_ACTIVE) || d->part != NULL)
 			return CALLS_PRESENCE_IN_CALL;
 	}
 	return CALLS_PRESENCE_ONLINE;

@@ -57,7 +57,7 @@ export function useBrowser() {
 		for (const { page } of Object.values(pages)) {
 			const st = await state(page).catch(() => null);
 			if (!st || !st.call) continue;
-			for (const id of ['btn-hangup', 'btn-cancel', 'btn-decline']) {
+			for (const id of ['btn-hangup', 'btn-cancel', 'btn-decline', 'btn-group-leave']) {
 				const b = page.locator('#' + id);
 				if (await b.isVisible()) { await b.click().catch(() => {}); break; }
 			}

@@ -110,7 +110,7 @@ sed -n 's/^janus ready: /run.sh: janus ready: /p' "$work/janus.out"
 set +e
 (cd "$HERE" && CALLS_JANUS_WS=ws://127.0.0.1:8188 CALLS_PG_DIR="$work/pg" \
 	timeout 900 node --test --test-concurrency=1 "$@" \
-	${CALLS_BROWSER_TESTS:-calls.test.mjs history.test.mjs presence.test.mjs})
+	${CALLS_BROWSER_TESTS:-calls.test.mjs history.test.mjs presence.test.mjs group.test.mjs})
 rc=$?
 set -e
 exit "$rc"
