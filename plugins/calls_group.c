@@ -21,6 +21,8 @@
 #include "calls_group.h"
 #include "calls_out.h"
 #include "calls_presence.h"
+#include "calls_push.h"
+#include "calls_store.h"
 #include "calls_record.h"
 #include "calls_sfu.h"
 
@@ -36,6 +38,8 @@ typedef struct member {
 	gboolean declined;
 	gint64 first_join, last_leave;   /* real time; 0: never */
 	char *device;                /* of the first join */
+	gint64 ring_started;         /* real time, of the ring now on */
+	json_t *pushed;              /* devices woken by a push for that ring (calls_push.c) */
 } member;
 
 typedef struct calls_group calls_group;
@@ -80,6 +84,8 @@ static void member_free(member *m) {
 	g_free(m->device);
 	if(m->rings)
 		g_ptr_array_unref(m->rings);
+	if(m->pushed)
+		json_decref(m->pushed);
 	g_free(m);
 }
 
@@ -251,16 +257,47 @@ static void tell_device(calls_group *g, member *m, calls_device *d) {
 	}
 }
 
+static calls_push_call push_call(calls_group *g, member *m, json_t *info) {
+	calls_push_call pc = {g->id, g->caller_user, g->caller_display, m->user, g->video, info,
+		m->ring_started, &m->pushed};
+	return pc;
+}
+
+/* The member's registrations, read for the ring on now: devices that are
+ * not online are woken. */
+static void pushes_read(calls_read *r) {
+	char **ids = g_strsplit(r->data, " ", 2);
+	calls_group *g = find(ids[0]);
+	member *m = (g != NULL && !g->ended && ids[1] != NULL) ? find_member(g, ids[1]) : NULL;
+	if(m != NULL && m->ring_deadline != 0 && r->ok && m->pushed == NULL) {
+		json_t *info = group_info(g);
+		calls_push_call pc = push_call(g, m, info);
+		calls_push_ring_call(&pc, r->result);
+		json_decref(info);
+	}
+	g_strfreev(ids);
+}
+
 static void ring_member(calls_group *g, member *m) {
 	m->ring_deadline = mono_now() + (gint64)config->ring_timeout * G_USEC_PER_SEC;
+	m->ring_started = real_now();
 	calls_user *u = calls_registry_user(m->user);
 	for(GList *l = u ? u->devices : NULL; l != NULL; l = l->next)
 		tell_device(g, m, l->data);
+	if(calls_push_on() && m->pushed == NULL)
+		calls_push_lookup_user(m->user, g_strdup_printf("%s %s", g->id, m->user), pushes_read);
 }
 
 /* m stops ringing: its devices hear reason, except the one that caused it. */
 static void ring_stop(calls_group *g, member *m, const char *reason, calls_device *except) {
 	m->ring_deadline = 0;
+	if(m->pushed != NULL) {
+		json_t *info = group_info(g);
+		calls_push_call pc = push_call(g, m, info);
+		gboolean missed = m->first_join == 0 && !m->declined;
+		calls_push_ring_over_call(&pc, except ? except->device_id : NULL, reason ? reason : "cancelled", missed);
+		json_decref(info);
+	}
 	for(guint i = 0; i < m->rings->len; i++) {
 		calls_device *d = g_ptr_array_index(m->rings, i);
 		if(d != except && reason != NULL)
@@ -551,9 +588,10 @@ static int do_join(calls_device *d, const char *transaction, json_t *body, json_
 		return err->code;
 	if(m == NULL)
 		m = add_member(g, d->user->id, FALSE);
+	calls_part *p = add_part(g, m, d, pub);
+	/* After add_part: a member who joined did not miss the call. */
 	if(m->ring_deadline != 0 || m->rings->len > 0)
 		ring_stop(g, m, "answered_elsewhere", d);
-	calls_part *p = add_part(g, m, d, pub);
 	json_t *b = body_new("joined", g);
 	json_object_set_new(b, "link", json_string(g->link));
 	json_object_set_new(b, "feed", json_string(p->feed));

@@ -90,15 +90,23 @@ json_t *calls_push_pick(json_t *regs, const char *type) {
 	return fallback;
 }
 
-static void send_push(calls_call *c, json_t *reg, const char *type, const char *reason, gint64 expires_at) {
-	json_t *job = json_pack("{ssssssss?sbsssOsOsOsOsI}", "type", type, "call_id", c->id,
-		"from", c->caller_user, "display", c->caller_display, "video", c->video, "to", c->callee_user,
+static void send_push(const calls_push_call *c, json_t *reg, const char *type, const char *reason, gint64 expires_at) {
+	json_t *job = json_pack("{ssssssss?sbsssOsOsOsOsI}", "type", type, "call_id", c->call_id,
+		"from", c->from, "display", c->display, "video", c->video, "to", c->to,
 		"device", json_object_get(reg, "device"), "platform", json_object_get(reg, "platform"),
 		"token", json_object_get(reg, "token"), "voip", json_object_get(reg, "voip"),
 		"expires_at", (json_int_t)expires_at);
+	if(c->group != NULL)
+		json_object_set(job, "group", c->group);
 	if(reason != NULL)
 		json_object_set_new(job, "reason", json_string(reason));
 	calls_out_deliver(job);
+}
+
+static calls_push_call direct(calls_call *c) {
+	calls_push_call pc = {c->id, c->caller_user, c->caller_display, c->callee_user, c->video, NULL,
+		c->started_at, &c->pushed};
+	return pc;
 }
 
 static void lookup_done(calls_read *r) {
@@ -114,14 +122,31 @@ void calls_push_lookup(calls_call *c) {
 	calls_out_read(r, NULL, NULL, "call", lookup_done);
 }
 
+void calls_push_lookup_user(const char *user, char *data, void (*finish)(calls_read *r)) {
+	calls_read *r = calls_read_new(CALLS_READ_PUSH, user);
+	r->data = data;
+	r->data_free = g_free;
+	calls_out_read(r, NULL, NULL, "group_call", finish);
+}
+
 guint calls_push_ring(calls_call *c, json_t *regs) {
+	calls_push_call pc = direct(c);
+	return calls_push_ring_call(&pc, regs);
+}
+
+void calls_push_ring_over(calls_call *c, const char *except, const char *reason, gboolean missed) {
+	calls_push_call pc = direct(c);
+	calls_push_ring_over_call(&pc, except, reason, missed);
+}
+
+guint calls_push_ring_call(const calls_push_call *c, json_t *regs) {
 	/* One entry per device: {device, regs: [its registrations]}. */
 	json_t *by_device = json_object();
 	size_t i;
 	json_t *reg;
 	json_array_foreach(regs, i, reg) {
 		const char *device = json_string_value(json_object_get(reg, "device"));
-		if(device == NULL || calls_registry_device(c->callee_user, device) != NULL)
+		if(device == NULL || calls_registry_device(c->to, device) != NULL)
 			continue;
 		json_t *list = json_object_get(by_device, device);
 		if(list == NULL) {
@@ -130,9 +155,9 @@ guint calls_push_ring(calls_call *c, json_t *regs) {
 		}
 		json_array_append(list, reg);
 	}
-	if(c->pushed == NULL)
-		c->pushed = json_array();
-	gint64 expires = c->started_at / G_USEC_PER_SEC + config->ring_timeout;
+	if(*c->pushed == NULL)
+		*c->pushed = json_array();
+	gint64 expires = c->ring_started / G_USEC_PER_SEC + config->ring_timeout;
 	guint n = 0;
 	const char *device;
 	json_t *list;
@@ -141,20 +166,20 @@ guint calls_push_ring(calls_call *c, json_t *regs) {
 		if(pick == NULL)
 			continue;
 		send_push(c, pick, "incoming_call", NULL, expires);
-		json_array_append_new(c->pushed, json_pack("{sssO}", "device", device, "regs", list));
+		json_array_append_new(*c->pushed, json_pack("{sssO}", "device", device, "regs", list));
 		n++;
 	}
 	json_decref(by_device);
 	return n;
 }
 
-void calls_push_ring_over(calls_call *c, const char *except, const char *reason, gboolean missed) {
-	if(c->pushed == NULL)
+void calls_push_ring_over_call(const calls_push_call *c, const char *except, const char *reason, gboolean missed) {
+	if(*c->pushed == NULL)
 		return;
 	gint64 now = real_now() / G_USEC_PER_SEC;
 	size_t i;
 	json_t *p;
-	json_array_foreach(c->pushed, i, p) {
+	json_array_foreach(*c->pushed, i, p) {
 		const char *device = json_string_value(json_object_get(p, "device"));
 		if(except != NULL && !strcmp(device, except))
 			continue;
@@ -166,6 +191,6 @@ void calls_push_ring_over(calls_call *c, const char *except, const char *reason,
 		if(pick != NULL)
 			send_push(c, pick, "missed_call", reason, now + NOTICE_TTL);
 	}
-	json_decref(c->pushed);
-	c->pushed = NULL;
+	json_decref(*c->pushed);
+	*c->pushed = NULL;
 }

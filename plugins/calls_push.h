@@ -45,6 +45,22 @@ gboolean calls_push_deliverable(const char *platform);
  * an APNs voip token (PushKit would have to ring for it). */
 json_t *calls_push_pick(json_t *regs, const char *type);
 
+/* What a ring pushes about, for one-to-one and group calls alike. */
+typedef struct calls_push_call {
+	const char *call_id, *from, *display, *to;
+	gboolean video;
+	json_t *group;               /* {title, members} of a group call, or NULL */
+	gint64 ring_started;         /* real time, microseconds: the ring ends ring_timeout after */
+	json_t **pushed;             /* where the devices pushed to are remembered */
+} calls_push_call;
+
+/* Reads user's registrations for a group call's ring; finish gets them
+ * (r->data is data, freed with g_free). */
+struct calls_read;
+void calls_push_lookup_user(const char *user, char *data, void (*finish)(struct calls_read *r));
+guint calls_push_ring_call(const calls_push_call *c, json_t *regs);
+void calls_push_ring_over_call(const calls_push_call *c, const char *except, const char *reason, gboolean missed);
+
 /* c started ringing: ask the store for its callee's registrations. The
  * answer goes to calls_call_pushes_read(). */
 void calls_push_lookup(calls_call *c);
