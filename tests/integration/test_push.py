@@ -328,3 +328,41 @@ async def test_start_warns_about_cleartext_provider_urls(calls):
     for setting in ("push.webhook_url", "push.fcm.base_url", "push.fcm.token_url"):
         assert "%s is http://" % setting in log, setting
     assert "push.apns.base_url is http://" not in log
+
+
+async def test_group_call_pushes_offline_members(calls, push, db):
+    """An offline member of a group call is woken with the group in the push,
+    joins from the woken phone, and its ring stops; a member who never joins
+    gets call_ended and missed_call when the last participant leaves."""
+    from group_peer import participant
+    a = await participant(calls, calls.uid("alice"), display="Alice")
+    bob = await offline_with(calls, "webhook", "tok-bob", user=calls.uid("bob"))
+    carol = await offline_with(calls, "webhook", "tok-carol", user=calls.uid("carol"))
+    await wait_registrations(db, bob, [("phone", "webhook", "tok-bob")])
+    await wait_registrations(db, carol, [("phone", "webhook", "tok-carol")])
+    await a.group_call([bob, carol], video=True, title="Standup")
+    call_id = a.call_id
+    for user in (bob, carol):
+        rec = valid(await push.webhook.await_for(
+            lambda r, u=user: of_call(call_id, "incoming_call")(r) and r["body"]["to"] == u))
+        body = rec["body"]
+        assert body["group"] == {"title": "Standup", "members": [a.user, bob, carol]}, body
+        assert body["from"] == a.user and body["display"] == "Alice" and body["video"] is True, body
+    # Bob's phone wakes, rings and joins: no call_ended push to it.
+    b = await participant(calls, bob, device="phone")
+    inc = await b.dev.wait_event("incoming_call", call_id=call_id)
+    assert inc.data["group"]["title"] == "Standup" and inc.jsep is None, inc
+    await b.join(call_id=call_id)
+    await a.dev.wait_event("participant_joined", call_id=call_id)
+    # Everyone leaves: Carol, who never joined, is told the ring is over and
+    # that she missed it; Bob gets nothing more.
+    await b.leave()
+    await a.leave()
+    ended = valid(await push.webhook.await_for(
+        lambda r: of_call(call_id, "call_ended")(r) and r["body"]["to"] == carol))
+    assert ended["body"]["reason"] == "cancelled" and ended["body"]["group"]["title"] == "Standup", ended
+    valid(await push.webhook.await_for(
+        lambda r: of_call(call_id, "missed_call")(r) and r["body"]["to"] == carol))
+    await asyncio.sleep(1)
+    to_bob = [r["body"]["type"] for r in push.webhook.requests if of_call(call_id)(r) and r["body"]["to"] == bob]
+    assert to_bob == ["incoming_call"], to_bob
