@@ -404,7 +404,7 @@ static calls_part *add_part(calls_group *g, member *m, calls_device *d, calls_sf
 	if(!m->caller && g->answered_at == 0)
 		g->answered_at = now;
 	char *at = calls_time_text(now, TRUE);
-	p->segment = json_pack("{sssssss}", "user", m->user, "device", d->device_id, "joined_at", at);
+	p->segment = json_pack("{ssssss}", "user", m->user, "device", d->device_id, "joined_at", at);
 	g_free(at);
 	json_array_append_new(g->segments, p->segment);
 	d->part = p;
@@ -780,9 +780,21 @@ static int do_subscribe(calls_device *d, const char *transaction, json_t *body, 
 static int do_update(calls_device *d, const char *transaction, json_t *body, json_t *jsep, calls_error *err) {
 	const char *type = json_string_value(json_object_get(jsep, "type"));
 	if(d->feed_of == NULL) {
-		/* The publisher's own PeerConnection: the plugin answered it once
-		 * and does not renegotiate it (see docs/protocol.md). */
-		return calls_fail(err, CALLS_ERR_STATE, "a group call's publisher is not renegotiated: leave and join again");
+		/* The publisher's own PeerConnection: an ICE restart is answered;
+		 * a change of streams is not (see docs/protocol.md). */
+		calls_group *g = NULL;
+		member *m = NULL;
+		if(lookup(d, body, &g, &m, err) != 0 || in_call(d, g, err) != 0)
+			return err->code;
+		if(strcmp(type, "offer") != 0)
+			return calls_fail(err, CALLS_ERR_STATE, "the plugin makes no offers to a publisher: nothing to answer");
+		json_t *answer = calls_sfu_pub_reanswer(d->part->pub, jsep, err);
+		if(answer == NULL)
+			return err->code;
+		d->media_claimed = TRUE;
+		calls_out_reply(d, transaction, body_new("updated", g), answer);
+		json_decref(answer);
+		return 0;
 	}
 	calls_part *p = d->feed_of;
 	const char *id = json_string_value(json_object_get(body, "call_id"));

@@ -87,9 +87,9 @@ static void set_pub_slot(calls_device *d, calls_sfu_pub *p) {
 	janus_mutex_unlock(&d->relay.mutex);
 }
 
-calls_sfu_pub *calls_sfu_pub_new(calls_device *d, const char *user, const char *display,
-		json_t *jsep, json_t **answer, calls_error *err) {
-	*answer = NULL;
+/* Answers an offer: Opus and VP8, receive only, the first m-line of each
+ * kind. Sets the m-line indexes that carry audio and video (-1: none). */
+static json_t *answer_offer(json_t *jsep, int *audio_mindex, int *video_mindex, calls_error *err) {
 	char error[200] = "";
 	const char *sdp = json_string_value(json_object_get(jsep, "sdp"));
 	janus_sdp *offer = sdp ? janus_sdp_parse(sdp, error, sizeof(error)) : NULL;
@@ -141,13 +141,26 @@ calls_sfu_pub *calls_sfu_pub_new(calls_device *d, const char *user, const char *
 	char *text = janus_sdp_write(ans);
 	janus_sdp_destroy(ans);
 	janus_sdp_destroy(offer);
+	json_t *answer = json_pack("{ssss}", "type", "answer", "sdp", text);
+	g_free(text);
+	*audio_mindex = MAX(audio, -1);
+	*video_mindex = MAX(video, -1);
+	return answer;
+}
+
+calls_sfu_pub *calls_sfu_pub_new(calls_device *d, const char *user, const char *display,
+		json_t *jsep, json_t **answer, calls_error *err) {
+	int audio = -1, video = -1;
+	*answer = answer_offer(jsep, &audio, &video, err);
+	if(*answer == NULL)
+		return NULL;
 	calls_sfu_pub *p = g_new0(calls_sfu_pub, 1);
 	calls_device_ref(d);
 	p->device = d;
 	p->user = g_strdup(user);
 	p->display = g_strdup(display);
-	p->audio_mindex = MAX(audio, -1);
-	p->video_mindex = MAX(video, -1);
+	p->audio_mindex = audio;
+	p->video_mindex = video;
 	janus_mutex_init(&p->rid_mutex);
 	p->targets = g_ptr_array_new();
 	/* Janus's core lists the simulcast m-lines of the offer it took. */
@@ -159,10 +172,19 @@ calls_sfu_pub *calls_sfu_pub_new(calls_device *d, const char *user, const char *
 			p->simulcast = TRUE;
 		}
 	}
-	*answer = json_pack("{ssss}", "type", "answer", "sdp", text);
-	g_free(text);
 	set_pub_slot(d, p);
 	return p;
+}
+
+json_t *calls_sfu_pub_reanswer(calls_sfu_pub *p, json_t *jsep, calls_error *err) {
+	int audio = -1, video = -1;
+	json_t *answer = answer_offer(jsep, &audio, &video, err);
+	if(answer != NULL && (audio != p->audio_mindex || video != p->video_mindex)) {
+		json_decref(answer);
+		calls_fail(err, CALLS_ERR_STATE, "a new offer may not add or remove streams in a group call: leave and join again");
+		return NULL;
+	}
+	return answer;
 }
 
 void calls_sfu_pub_free(calls_sfu_pub *p) {

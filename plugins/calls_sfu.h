@@ -46,6 +46,9 @@ void calls_sfu_init(janus_callbacks *gateway, calls_sfu_talking_cb talking, int 
  * err set (400) when the offer carries neither codec. */
 calls_sfu_pub *calls_sfu_pub_new(struct calls_device *d, const char *user, const char *display,
 	json_t *jsep, json_t **answer, calls_error *err);
+/* Answers a new offer of p's client (an ICE restart): the streams must be
+ * the same (409 otherwise, 400 for an offer that cannot be answered). */
+json_t *calls_sfu_pub_reanswer(calls_sfu_pub *p, json_t *jsep, calls_error *err);
 /* Detaches p from its device and frees it; its targets must be gone
  * (calls_sfu_sub_set without it on every subscriber). */
 void calls_sfu_pub_free(calls_sfu_pub *p);
