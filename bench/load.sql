@@ -37,8 +37,11 @@ SELECT CASE c.contype WHEN 'f' THEN 1 ELSE 2 END AS drop_order,
 	format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
 		pg_get_constraintdef(c.oid)) AS create_sql
 FROM pg_constraint c
-WHERE c.conrelid IN ('calls_calls'::regclass, 'calls_participants'::regclass)
-	AND c.contype IN ('p', 'u', 'f')
+WHERE (c.conrelid IN ('calls_calls'::regclass, 'calls_participants'::regclass)
+		AND c.contype IN ('p', 'u', 'f'))
+	-- other tables' keys into them (calls_group_segments): the primary key
+	-- of calls_calls cannot go while one depends on it
+	OR (c.confrelid IN ('calls_calls'::regclass, 'calls_participants'::regclass) AND c.contype = 'f')
 UNION ALL
 SELECT 3, 2, format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
 FROM pg_index i
@@ -46,7 +49,8 @@ WHERE i.indrelid IN ('calls_calls'::regclass, 'calls_participants'::regclass)
 	AND NOT EXISTS (SELECT 1 FROM pg_constraint c
 		WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u'));
 
-TRUNCATE calls_participants, calls_calls, calls_users;
+-- CASCADE: and the group call segments, in schemas that have them.
+TRUNCATE calls_participants, calls_calls, calls_users CASCADE;
 SELECT drop_sql FROM bench_ddl ORDER BY drop_order \gexec
 
 -- One row per call number with every choice made.

@@ -15,7 +15,7 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 libs="$(pkg-config --libs $pkgs)"
 core="$top/plugins/calls_error.c $top/plugins/calls_config.c $top/plugins/calls_auth.c \
 $top/plugins/calls_request.c $top/plugins/calls_out.c $top/plugins/calls_registry.c \
-$top/plugins/calls_relay.c $top/plugins/calls_call.c $top/plugins/calls_identity.c \
+$top/plugins/calls_relay.c $top/plugins/calls_call.c $top/plugins/calls_group.c $top/plugins/calls_sfu.c $top/plugins/calls_identity.c \
 $top/plugins/calls_dispatch.c $top/plugins/calls_record.c $top/plugins/calls_history.c \
 $top/plugins/calls_store.c $top/plugins/calls_spool.c $top/plugins/calls_presence.c \
 $top/plugins/calls_contacts.c $top/plugins/calls_push.c $top/plugins/calls_jws.c \

@@ -5,8 +5,10 @@
  * optionally followed by " | <json jsep>". It goes through the same
  * dispatcher as the plugin, against the real call state machine, with the
  * clock advanced a little per line and timers fired, so that sequences of
- * requests (not only single bodies) are explored. "$CALL" in a line stands
- * for the newest call id, which a fuzzer could not guess.
+ * requests (not only single bodies) are explored. "$CALL", "$LINK" and
+ * "$FEED" in a line stand for the newest call id, group call link and
+ * subscriber feed, which a fuzzer could not guess. Group calls run on the
+ * unit tests' SDP stubs (janus_stubs.c).
  */
 #include <string.h>
 
@@ -23,15 +25,28 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 static gint64 clock_us;
 static gint64 fake_clock(void) { return clock_us; }
 
-static char *newest_call(void) {
+/* The newest value of key in anything sent so far (g_free), or NULL. */
+static char *newest(const char *key) {
 	char *id = NULL;
 	for(guint i = rec_count(); i > 0 && id == NULL; i--) {
 		rec_entry *e = rec_get(i - 1);
-		const char *c = e->body ? json_string_value(json_object_get(e->body, "call_id")) : NULL;
+		const char *c = e->body ? json_string_value(json_object_get(e->body, key)) : NULL;
 		if(c != NULL)
 			id = g_strdup(c);
 	}
 	return id;
+}
+
+/* line with every "$<name>" replaced by the newest key (g_free). */
+static char *expand(const char *line, const char *name, const char *key) {
+	char *value = strstr(line, name) ? newest(key) : NULL;
+	if(value == NULL)
+		return g_strdup(line);
+	char **parts = g_strsplit(line, name, -1);
+	char *out = g_strjoinv(value, parts);
+	g_strfreev(parts);
+	g_free(value);
+	return out;
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
@@ -60,18 +75,19 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
 	char **lines = g_strsplit(text, "\n", 64);
 	for(char **l = lines; *l != NULL; l++) {
 		char *line = *l;
-		if(line[0] < '0' || line[0] > '3' || line[1] != ' ')
+		/* "<device>[u|d] <body>": u and d bring its PeerConnection up or down. */
+		if(line[0] < '0' || line[0] > '3')
+			continue;
+		char media = (line[1] == 'u' || line[1] == 'd') ? line[1] : ' ';
+		const char *rest = line + 1 + (media != ' ');
+		if(*rest != ' ')
 			continue;
 		calls_device *d = devs[line[0] - '0'];
-		char *call = newest_call();
-		char *expanded = line + 2;
-		char *owned = NULL;
-		if(call != NULL && strstr(expanded, "$CALL") != NULL) {
-			char **parts = g_strsplit(expanded, "$CALL", -1);
-			owned = g_strjoinv(call, parts);
-			g_strfreev(parts);
-			expanded = owned;
-		}
+		char *with_call = expand(rest + 1, "$CALL", "call_id");
+		char *with_link = expand(with_call, "$LINK", "link");
+		char *expanded = expand(with_link, "$FEED", "feed");
+		g_free(with_call);
+		g_free(with_link);
 		char *bar = strstr(expanded, " | ");
 		json_t *jsep = NULL;
 		if(bar != NULL) {
@@ -88,16 +104,15 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
 		if(jsep != NULL)
 			json_decref(jsep);
 		/* Media coming and going, and time passing, are events too. */
-		if(line[2] == 'u')
+		if(media == 'u')
 			calls_call_media_up(d);
-		else if(line[2] == 'd')
+		else if(media == 'd')
 			calls_call_media_down(d);
 		clock_us += 700000;
 		calls_call_tick();
 		calls_presence_tick();
 		calls_out_flush();
-		g_free(call);
-		g_free(owned);
+		g_free(expanded);
 	}
 	g_strfreev(lines);
 	g_free(text);
