@@ -371,3 +371,52 @@ async def test_group_call_left_open_by_a_crash(calls, db):
     assert [e["call_id"] for e in entries] == [c2, c1], entries
     check_group_entry(entries[0], c2, k2, "Alone", "video", "outgoing", "failed", 50,
                       [who(A, k2, "failed", 0, 50), who(B, k2, "missed")])
+
+
+async def test_group_call_through_the_plugin_lands_in_history(calls, db):
+    """A real group call: Bob joins, leaves and joins again, Carol declines,
+    Dave never answers. Each user's history and the segments in SQL say so."""
+    from group_peer import participant
+    await store_up(calls)
+    a = await participant(calls, calls.uid("alice"), display="Alice")
+    b = await participant(calls, calls.uid("bob"), display="Bob")
+    c = await participant(calls, calls.uid("carol"))
+    dave = calls.uid("dave")
+    await a.group_call([b.user, c.user, dave], video=False, title="Sync")
+    call_id = a.call_id
+    await b.dev.wait_event("incoming_call", call_id=call_id)
+    await c.dev.wait_event("incoming_call", call_id=call_id)
+    await c.dev.ok({"request": "decline", "call_id": call_id}, "declined")
+    await b.join(call_id=call_id, video=False)
+    await asyncio.sleep(1.1)
+    await b.leave()
+    await b.join(call_id=call_id, video=False)
+    await asyncio.sleep(1.1)
+    await b.leave()
+    await a.leave()
+    deadline = time.monotonic() + 15
+    while True:
+        rows = await sql(db, "SELECT user_id, device_id, left_at IS NOT NULL FROM calls_group_segments "
+                             "WHERE call_id = :'id' ORDER BY joined_at", id=call_id)
+        ended = await sql(db, "SELECT ended_at IS NOT NULL FROM calls_calls WHERE call_id = :'id'", id=call_id)
+        if ended == [["t"]] and len(rows) == 3 and all(r[2] == "t" for r in rows):
+            break
+        assert time.monotonic() < deadline, (rows, ended)
+        await asyncio.sleep(0.3)
+    assert [r[0] for r in rows] == [a.user, b.user, b.user], rows
+    want = {a.user: ("outgoing", "answered"), b.user: ("incoming", "answered"),
+            c.user: ("incoming", "declined")}
+    for peer in (a, b, c):
+        page = await history(peer.dev)
+        e = next(x for x in page["entries"] if x["call_id"] == call_id)
+        assert e["kind"] == "group" and e["title"] == "Sync" and e["media"] == "audio", e
+        assert (e["direction"], e["outcome"]) == want[peer.user], e
+        outcomes = {p["user"]: p["outcome"] for p in e["participants"]}
+        assert outcomes == {a.user: "answered", b.user: "answered", c.user: "declined", dave: "missed"}, e
+        joined = {p["user"] for p in e["participants"] if "joined_at" in p}
+        assert joined == {a.user, b.user}, e
+    # Dave was never online: his missed call waits for him.
+    d = await calls.device(dave)
+    assert d.registered["missed_calls"] >= 1, d.registered
+    missed = await history(d, filter="missed")
+    assert [x["call_id"] for x in missed["entries"]] == [call_id], missed
