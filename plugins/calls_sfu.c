@@ -30,6 +30,14 @@
 #define REMB_LOW 300000
 #define REMB_MEDIUM 900000
 
+int calls_sfu_layer_for_tiles(guint videos) {
+	return videos <= 2 ? 2 : (videos <= 6 ? 1 : 0);
+}
+
+int calls_sfu_layer_for_remb(guint32 bitrate) {
+	return bitrate < REMB_LOW ? 0 : (bitrate < REMB_MEDIUM ? 1 : 2);
+}
+
 static janus_callbacks *gw;
 static calls_sfu_talking_cb talking_cb;
 static int talk_level = 40;
@@ -313,7 +321,7 @@ gboolean calls_sfu_sub_set(calls_sfu_sub *s, calls_sfu_pub **pubs, guint n) {
 		pair_assign(free_pair ? free_pair : pair_new(s), p);
 		changed = TRUE;
 	}
-	g_atomic_int_set(&s->layer_tiles, videos <= 2 ? 2 : (videos <= 6 ? 1 : 0));
+	g_atomic_int_set(&s->layer_tiles, calls_sfu_layer_for_tiles(videos));
 	return changed;
 }
 
@@ -417,6 +425,15 @@ static int layer_for(calls_sfu_sub *s) {
 	return MIN(g_atomic_int_get(&s->layer_cap), g_atomic_int_get(&s->layer_tiles));
 }
 
+int calls_sfu_sub_layer(const calls_sfu_sub *s) {
+	return layer_for((calls_sfu_sub *)s);
+}
+
+void calls_sfu_sub_remb(calls_sfu_sub *s, guint32 bitrate) {
+	if(bitrate > 0)
+		g_atomic_int_set(&s->layer_cap, calls_sfu_layer_for_remb(bitrate));
+}
+
 void calls_sfu_pub_rtp(calls_sfu_pub *p, janus_plugin_rtp *packet) {
 	gboolean video = packet->video;
 	if(!video)
@@ -477,9 +494,7 @@ void calls_sfu_pub_rtp(calls_sfu_pub *p, janus_plugin_rtp *packet) {
 void calls_sfu_sub_rtcp(calls_sfu_sub *s, janus_plugin_rtcp *packet) {
 	if(gw == NULL)
 		return;
-	guint32 remb = janus_rtcp_get_remb(packet->buffer, packet->length);
-	if(remb > 0)
-		g_atomic_int_set(&s->layer_cap, remb < REMB_LOW ? 0 : (remb < REMB_MEDIUM ? 1 : 2));
+	calls_sfu_sub_remb(s, janus_rtcp_get_remb(packet->buffer, packet->length));
 	if(!janus_rtcp_has_pli(packet->buffer, packet->length) && !janus_rtcp_has_fir(packet->buffer, packet->length))
 		return;
 	int mi = packet->mindex;

@@ -72,6 +72,15 @@ json_t *calls_sfu_sub_streams(const calls_sfu_sub *s);
  * (references, g_ptr_array_unref frees them). */
 GPtrArray *calls_sfu_sub_video_sources(const calls_sfu_sub *s);
 
+/* Simulcast layer (0 low, 1 medium, 2 high) for a receiver that shows
+ * videos video tiles of others, and the most its REMB estimate allows. A
+ * receiver gets the lower of the two. */
+int calls_sfu_layer_for_tiles(guint videos);
+int calls_sfu_layer_for_remb(guint32 bitrate);
+/* The layer s is sent now, and a new estimate from its receiver. */
+int calls_sfu_sub_layer(const calls_sfu_sub *s);
+void calls_sfu_sub_remb(calls_sfu_sub *s, guint32 bitrate);
+
 /* ---- media threads ---- */
 
 /* A packet from p's device; the caller holds that device's relay mutex. */

@@ -9,6 +9,7 @@
 #include "calls_call.h"
 #include "calls_group.h"
 #include "calls_out.h"
+#include "calls_sfu.h"
 #include "call_harness.h"
 #include "recorder.h"
 
@@ -416,6 +417,65 @@ TEST(test_unregister_leaves_and_registering_rings) {
 	place_clear(&pb);
 }
 
+static void test_sfu_layers(void) {
+	g_assert_cmpint(calls_sfu_layer_for_tiles(1), ==, 2);
+	g_assert_cmpint(calls_sfu_layer_for_tiles(2), ==, 2);
+	g_assert_cmpint(calls_sfu_layer_for_tiles(3), ==, 1);
+	g_assert_cmpint(calls_sfu_layer_for_tiles(6), ==, 1);
+	g_assert_cmpint(calls_sfu_layer_for_tiles(7), ==, 0);
+	g_assert_cmpint(calls_sfu_layer_for_tiles(31), ==, 0);
+	g_assert_cmpint(calls_sfu_layer_for_remb(150000), ==, 0);
+	g_assert_cmpint(calls_sfu_layer_for_remb(299999), ==, 0);
+	g_assert_cmpint(calls_sfu_layer_for_remb(300000), ==, 1);
+	g_assert_cmpint(calls_sfu_layer_for_remb(899999), ==, 1);
+	g_assert_cmpint(calls_sfu_layer_for_remb(2000000), ==, 2);
+	/* A receiver: the tiles it shows (others with video), capped by REMB. */
+	calls_device *rx = calls_device_new(NULL);
+	calls_sfu_sub *s = calls_sfu_sub_new(rx);
+	calls_sfu_pub *pubs[8];
+	calls_device *tx[8];
+	for(int i = 0; i < 8; i++) {
+		tx[i] = calls_device_new(NULL);
+		json_t *answer = NULL;
+		json_t *offer = sdp("offer", i != 7);
+		calls_error err = {0};
+		char user[8];
+		g_snprintf(user, sizeof(user), "u%d", i);
+		pubs[i] = calls_sfu_pub_new(tx[i], user, user, offer, &answer, &err);
+		g_assert_nonnull(pubs[i]);
+		json_decref(answer);
+		json_decref(offer);
+	}
+	g_assert_true(calls_sfu_sub_set(s, pubs, 2));
+	g_assert_cmpint(calls_sfu_sub_layer(s), ==, 2);
+	g_assert_false(calls_sfu_sub_set(s, pubs, 2));
+	calls_sfu_sub_remb(s, 500000);
+	g_assert_cmpint(calls_sfu_sub_layer(s), ==, 1);
+	calls_sfu_sub_remb(s, 0);      /* no estimate: the cap stays */
+	g_assert_cmpint(calls_sfu_sub_layer(s), ==, 1);
+	calls_sfu_sub_remb(s, 5000000);
+	calls_sfu_sub_set(s, pubs, 5);
+	g_assert_cmpint(calls_sfu_sub_layer(s), ==, 1);
+	/* Seven others, one of them without video: six tiles. */
+	calls_sfu_sub_set(s, pubs + 1, 7);
+	g_assert_cmpint(calls_sfu_sub_layer(s), ==, 1);
+	calls_sfu_sub_set(s, pubs, 8);
+	g_assert_cmpint(calls_sfu_sub_layer(s), ==, 0);
+	/* The audio-only one has no video m-line in use. */
+	json_t *streams = calls_sfu_sub_streams(s);
+	g_assert_cmpuint(json_array_size(streams), ==, 15);
+	json_decref(streams);
+	g_assert_cmpuint(calls_sfu_sub_pairs(s), ==, 8);
+	calls_sfu_sub_set(s, NULL, 0);
+	g_assert_cmpuint(calls_sfu_sub_pairs(s), ==, 8);
+	calls_sfu_sub_free(s);
+	for(int i = 0; i < 8; i++) {
+		calls_sfu_pub_free(pubs[i]);
+		calls_device_unref(tx[i]);
+	}
+	calls_device_unref(rx);
+}
+
 int main(int argc, char *argv[]) {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/group/ring-join-and-subscribe", test_ring_join_and_subscribe);
@@ -425,5 +485,6 @@ int main(int argc, char *argv[]) {
 	g_test_add_func("/group/limits-and-refusals", test_limits_and_refusals);
 	g_test_add_func("/group/ice-grace-and-admin-end", test_ice_grace_and_admin_end);
 	g_test_add_func("/group/unregister-leaves-and-registering-rings", test_unregister_leaves_and_registering_rings);
+	g_test_add_func("/sfu/layers", test_sfu_layers);
 	return g_test_run();
 }
