@@ -67,8 +67,10 @@ struct calls_sfu_pub {
 	char *rids[3];
 	janus_mutex rid_mutex;
 	GPtrArray *targets;          /* mline*, under device->relay.mutex */
-	/* talking: the publishing device's media thread only */
-	int level_sum, level_n;
+	/* talking: the publishing device's media thread only. The levels of
+	 * the last TALK_WINDOW packets, a ring, and their sum. */
+	guint8 levels[TALK_WINDOW];
+	int level_sum, level_n, level_at;
 	gboolean talking;
 	gint64 loud_at, changed_at;
 };
@@ -400,15 +402,23 @@ GPtrArray *calls_sfu_sub_video_sources(const calls_sfu_sub *s) {
 
 /* ---- media ---- */
 
+/* A sliding window, judged at every packet: talking starts as soon as the
+ * last 0.5 s are loud on average, and stops a full TALK_HANGOVER after they
+ * last were. */
 static void talking_update(calls_sfu_pub *p, const janus_plugin_rtp *packet) {
 	int level = packet->extensions.audio_level;
 	if(level < 0 || talking_cb == NULL)
 		return;
+	if(p->level_n == TALK_WINDOW)
+		p->level_sum -= p->levels[p->level_at];
+	else
+		p->level_n++;
+	p->levels[p->level_at] = (guint8)level;
 	p->level_sum += level;
-	if(++p->level_n < TALK_WINDOW)
+	p->level_at = (p->level_at + 1) % TALK_WINDOW;
+	if(p->level_n < TALK_WINDOW)
 		return;
-	int mean = p->level_sum / p->level_n;
-	p->level_sum = p->level_n = 0;
+	int mean = p->level_sum / TALK_WINDOW;
 	gint64 now = g_get_monotonic_time();
 	/* The level is -dBov: smaller is louder. */
 	if(mean < talk_level)
