@@ -805,6 +805,7 @@ static int do_update(calls_device *d, const char *transaction, json_t *body, jso
 	if(!p->offer_out)
 		return calls_fail(err, CALLS_ERR_STATE, "no offer is waiting for an answer");
 	p->offer_out = FALSE;
+	calls_sfu_sub_answered(p->sub);
 	calls_out_reply(d, transaction, body_new("updated", p->g), NULL);
 	/* A first answer: the keyframes are asked for when its PeerConnection
 	 * is up (setup_media); one sent earlier would arrive before DTLS is

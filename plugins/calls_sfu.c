@@ -81,6 +81,10 @@ struct calls_sfu_sub {
 	guint64 version;
 	volatile gint layer_cap;     /* 0..2, from the receiver's REMB */
 	volatile gint layer_tiles;   /* 0..2, from the number of video tiles */
+	/* The last offer was answered. Until then Janus's core may be building
+	 * or changing the handle's PeerConnection on another thread, and
+	 * relaying to it then races with that (as in the VideoRoom). */
+	volatile gint answered;
 };
 
 void calls_sfu_init(janus_callbacks *gateway, calls_sfu_talking_cb talking, int level) {
@@ -338,6 +342,10 @@ void calls_sfu_sub_free(calls_sfu_sub *s) {
 	g_free(s);
 }
 
+void calls_sfu_sub_answered(calls_sfu_sub *s) {
+	g_atomic_int_set(&s->answered, 1);
+}
+
 guint calls_sfu_sub_pairs(const calls_sfu_sub *s) {
 	return s->pairs->len;
 }
@@ -365,6 +373,7 @@ json_t *calls_sfu_sub_offer(calls_sfu_sub *s) {
 		}
 	}
 	offer->o_version = ++s->version;
+	g_atomic_int_set(&s->answered, 0);
 	char *text = janus_sdp_write(offer);
 	janus_sdp_destroy(offer);
 	json_t *jsep = json_pack("{ssss}", "type", "offer", "sdp", text);
@@ -468,7 +477,7 @@ void calls_sfu_pub_rtp(calls_sfu_pub *p, janus_plugin_rtp *packet) {
 	for(guint i = 0; i < p->targets->len; i++) {
 		mline *m = g_ptr_array_index(p->targets, i);
 		calls_device *to = m->sub->device;
-		if(m->video != video || g_atomic_int_get(&to->destroyed))
+		if(m->video != video || g_atomic_int_get(&to->destroyed) || !g_atomic_int_get(&m->sub->answered))
 			continue;
 		if(video && p->simulcast) {
 			int want = layer_for(m->sub);

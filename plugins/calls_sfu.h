@@ -66,6 +66,8 @@ gboolean calls_sfu_sub_set(calls_sfu_sub *s, calls_sfu_pub **pubs, guint n);
 guint calls_sfu_sub_pairs(const calls_sfu_sub *s);
 /* The offer for s as it is now (new reference, {type, sdp}). */
 json_t *calls_sfu_sub_offer(calls_sfu_sub *s);
+/* The client answered the last offer: media may flow to it. */
+void calls_sfu_sub_answered(calls_sfu_sub *s);
 /* [{mid, kind, user, display}] of the m-lines that carry someone. */
 json_t *calls_sfu_sub_streams(const calls_sfu_sub *s);
 /* The keyframe requests s needs now: the devices of its video publishers

@@ -40,11 +40,12 @@ export const pages = {};     // name -> {page, logs}
 
 // Starts the static server and Chromium before the file's tests, stops them after; before each
 // test, ends whatever call a page is still in so that a failed test does not spill over.
-export function useBrowser() {
+// args: more Chromium flags (e.g. a file for the fake microphone).
+export function useBrowser({ args = [] } = {}) {
 	before(async () => {
 		fs.mkdirSync(SHOTS, { recursive: true });
 		server = await startServer({ janus: JANUS_WS, auth: 'none', lifetimeMs: 10 * 60 * 1000 });
-		browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 30000 });
+		browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS.concat(args), timeout: 30000 });
 	});
 
 	after(async () => {
