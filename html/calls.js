@@ -622,13 +622,16 @@ function errorText(e) {
 	let lastIceRestart = 0;
 	function onIceState(state) {
 		const c = S.call;
-		if (!c || c.kind === 'group' || c.state !== 'active' || state !== 'failed') return;
+		if (!c || c.state !== 'active' || state !== 'failed') return;
 		// Ask for an ICE restart through `update` while the server keeps the call for ice_grace.
+		// The other side answers a one-to-one call's offer (`update` event); a group call's
+		// publisher gets the plugin's answer with `updated`.
 		if (Date.now() - lastIceRestart < 5000 || c.renegotiating) return;
 		lastIceRestart = Date.now();
 		c.renegotiating = true;
 		createOffer({ iceRestart: true })
 			.then((jsep) => request({ request: 'update', call_id: c.id }, jsep))
+			.then(({ jsep }) => { if (c.kind === 'group' && jsep && S.call === c) return applyRemoteJsep(jsep); })
 			.catch((e) => { if (DEBUG) console.warn('ICE restart failed', e); })
 			.finally(() => { c.renegotiating = false; });
 	}
