@@ -56,6 +56,7 @@ typedef struct calls_part {
 	gboolean offer_out;          /* an offer awaits its answer */
 	gboolean dirty;              /* streams changed since that offer */
 	gint64 grace;                /* monotonic: its PeerConnection is down until then */
+	gboolean talking;            /* as last told to the others */
 	json_t *segment;             /* its entry in g->segments (borrowed) */
 } calls_part;
 
@@ -319,12 +320,15 @@ static member *add_member(calls_group *g, const char *user, gboolean caller) {
 /* ---- subscribers ---- */
 
 /* Sends p's subscriber the offer for its streams as they are now. */
-static void offer_streams(calls_part *p, const char *transaction, const char *what) {
+static void offer_streams(calls_part *p, const char *transaction, const char *what, gboolean restart) {
 	json_t *b = body_new(what, p->g);
 	json_object_set_new(b, "streams", calls_sfu_sub_streams(p->sub));
 	json_t *jsep = NULL;
 	if(calls_sfu_sub_pairs(p->sub) > 0) {
 		jsep = calls_sfu_sub_offer(p->sub);
+		/* Janus's core restarts ICE for an offer of ours that asks. */
+		if(restart)
+			json_object_set_new(jsep, "restart", json_true());
 		p->offer_out = TRUE;
 	}
 	p->dirty = FALSE;
@@ -353,7 +357,7 @@ static void refresh(calls_part *p) {
 	if(p->offer_out)
 		p->dirty = TRUE;
 	else
-		offer_streams(p, NULL, "streams");
+		offer_streams(p, NULL, "streams", FALSE);
 }
 
 static void refresh_all(calls_group *g) {
@@ -420,8 +424,8 @@ static json_t *participants_but(calls_group *g, calls_part *except) {
 		calls_part *p = l->data;
 		if(p == except)
 			continue;
-		json_array_append_new(out, json_pack("{sssssbsb}", "user", p->m->user, "display", p->display,
-			"audio", p->device->audio, "video", p->device->video));
+		json_array_append_new(out, json_pack("{sssssbsbsb}", "user", p->m->user, "display", p->display,
+			"audio", p->device->audio, "video", p->device->video, "talking", p->talking));
 	}
 	return out;
 }
@@ -747,9 +751,18 @@ static int do_subscribe(calls_device *d, const char *transaction, json_t *body, 
 	const char *feed = json_string_value(json_object_get(body, "feed"));
 	if(d->user != NULL)
 		return calls_fail(err, CALLS_ERR_STATE, "subscribe on a second handle: this one is registered");
+	calls_group *g = find(id);
+	if(d->feed_of != NULL && d->feed_of->g == g && !strcmp(d->feed_of->feed, feed)) {
+		/* The same subscription again: a fresh offer that restarts ICE,
+		 * for a receiver whose PeerConnection broke. */
+		calls_part *p = d->feed_of;
+		if(p->offer_out)
+			return calls_fail(err, CALLS_ERR_STATE, "an offer is waiting for its answer");
+		offer_streams(p, transaction, "subscribed", TRUE);
+		return 0;
+	}
 	if(d->feed_of != NULL)
 		return calls_fail(err, CALLS_ERR_STATE, "this handle already subscribes");
-	calls_group *g = find(id);
 	if(g == NULL || g->ended)
 		return calls_fail(err, CALLS_ERR_NOT_FOUND, "no call %s", id);
 	calls_part *p = NULL;
@@ -773,7 +786,7 @@ static int do_subscribe(calls_device *d, const char *transaction, json_t *body, 
 			pubs[n++] = ((calls_part *)l->data)->pub;
 	}
 	calls_sfu_sub_set(p->sub, pubs, n);
-	offer_streams(p, transaction, "subscribed");
+	offer_streams(p, transaction, "subscribed", FALSE);
 	return 0;
 }
 
@@ -813,7 +826,7 @@ static int do_update(calls_device *d, const char *transaction, json_t *body, jso
 	if(d->pc_up)
 		keyframes_for(p);
 	if(p->dirty)
-		offer_streams(p, NULL, "streams");
+		offer_streams(p, NULL, "streams", FALSE);
 	return 0;
 }
 
@@ -934,8 +947,9 @@ gboolean calls_group_media_down(calls_device *d) {
 
 void calls_group_talking(calls_device *d, gboolean talking) {
 	calls_part *p = d->part;
-	if(p == NULL)
+	if(p == NULL || p->talking == talking)
 		return;
+	p->talking = talking;
 	json_t *b = body_new("talking", p->g);
 	json_object_set_new(b, "user", json_string(p->m->user));
 	json_object_set_new(b, "talking", json_boolean(talking));

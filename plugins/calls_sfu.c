@@ -47,7 +47,8 @@ typedef struct mline {
 	int mindex;
 	gboolean video;
 	char mid[16];
-	calls_sfu_pub *pub;          /* NULL: inactive */
+	calls_sfu_pub *pub;          /* NULL: carries nothing */
+	gboolean used;               /* has carried someone: it stays sendonly (see offer) */
 	janus_rtp_switching_context ctx;
 	janus_rtp_simulcasting_context sim;
 	janus_vp8_simulcast_context vp8;
@@ -265,6 +266,7 @@ static void assign(mline *m, calls_sfu_pub *p) {
 	janus_vp8_simulcast_context_reset(&m->vp8);
 	janus_mutex_unlock(&m->sub->device->relay.mutex);
 	if(p != NULL && feeds(p, m)) {
+		m->used = TRUE;
 		janus_mutex_lock(&p->device->relay.mutex);
 		g_ptr_array_add(p->targets, m);
 		janus_mutex_unlock(&p->device->relay.mutex);
@@ -365,7 +367,11 @@ json_t *calls_sfu_sub_offer(calls_sfu_sub *s) {
 				JANUS_SDP_OA_MSID, msid, m->mid,
 				JANUS_SDP_OA_PT, m->video ? VP8_PT : OPUS_PT,
 				JANUS_SDP_OA_CODEC, m->video ? "vp8" : "opus",
-				JANUS_SDP_OA_DIRECTION, feeds(m->pub, m) ? JANUS_SDP_SENDONLY : JANUS_SDP_INACTIVE,
+				/* Janus's core drops an m-line's SSRC when it goes
+				 * inactive and makes a new one when it comes back:
+				 * once used, an m-line stays sendonly, silent while
+				 * free, so its next publisher continues its stream. */
+				JANUS_SDP_OA_DIRECTION, (feeds(m->pub, m) || m->used) ? JANUS_SDP_SENDONLY : JANUS_SDP_INACTIVE,
 				JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_MID, janus_rtp_extension_id(JANUS_RTP_EXTMAP_MID),
 				JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_ABS_SEND_TIME,
 					m->video ? janus_rtp_extension_id(JANUS_RTP_EXTMAP_ABS_SEND_TIME) : 0,

@@ -164,6 +164,8 @@ TEST(test_ring_join_and_subscribe) {
 	expect(sa, "updated");
 	expect_streams(expect(sa, "streams"), "bob:audio:a0,bob:video:v0,carol:audio:a1,carol:video:v1",
 		"v=0\r\n" AV("a0", "v0", "sendonly") AV("a1", "v1", "sendonly"));
+	/* The same subscription again restarts ICE, once the offer out is answered. */
+	g_assert_cmpint(req(sb, json_pack("{ssssss}", "request", "subscribe", "call_id", pa.call_id, "feed", pb.feed), NULL), ==, 409);
 	/* An answer nobody asked for is 409; offering on a subscriber is 409. */
 	g_assert_cmpint(answer(sb, pa.call_id), ==, 0);
 	expect(sb, "updated");
@@ -171,6 +173,12 @@ TEST(test_ring_join_and_subscribe) {
 		"v=0\r\n" AV("a0", "v0", "sendonly") AV("a1", "v1", "sendonly"));
 	g_assert_cmpint(req(sb, json_pack("{ssss}", "request", "update", "call_id", pa.call_id), sdp("offer", TRUE)), ==, 409);
 	g_assert_cmpuint(count_kind("close_pc", sb), ==, 0);
+	g_assert_cmpint(answer(sb, pa.call_id), ==, 0);
+	expect(sb, "updated");
+	g_assert_cmpint(req(sb, json_pack("{ssssss}", "request", "subscribe", "call_id", pa.call_id, "feed", pb.feed), NULL), ==, 0);
+	rec_entry *restart = expect(sb, "subscribed");
+	g_assert_true(json_is_true(json_object_get(restart->jsep, "restart")));
+	g_assert_cmpint(req(sb, json_pack("{ssssss}", "request", "subscribe", "call_id", pa.call_id, "feed", pa.feed), NULL), ==, 409);
 	/* Participants get each other's state. */
 	g_assert_cmpint(req(c, json_pack("{sssssbsb}", "request", "media", "call_id", pa.call_id, "audio", FALSE,
 		"video", TRUE), NULL), ==, 0);
@@ -207,7 +215,8 @@ TEST(test_leave_rejoin_reuses_the_pair) {
 	g_assert_cmpint(call_req(b, "leave", pa.call_id), ==, 0);
 	expect(b, "left");
 	g_assert_cmpstr(str(expect(a, "participant_left")->body, "reason"), ==, "left");
-	expect_streams(expect(sa, "streams"), "", "v=0\r\n" AV("a0", "v0", "inactive"));
+	/* Still sendonly, silent: Janus would give it a new SSRC otherwise. */
+	expect_streams(expect(sa, "streams"), "", "v=0\r\n" AV("a0", "v0", "sendonly"));
 	g_assert_cmpuint(count_kind("close_pc", b), ==, 1);
 	g_assert_cmpint(answer(sa, pa.call_id), ==, 0);
 	expect(sa, "updated");
