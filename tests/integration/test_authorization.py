@@ -55,6 +55,42 @@ async def test_sql_in_an_id_is_refused(calls, text):
     await a.err({"request": "presence_subscribe", "users": [text]}, 400)
     await a.err({"request": "history_delete", "call_ids": [text]}, 400)
     await a.err({"request": "call_info", "call_id": text}, 400)
+    await a.err({"request": "invite", "call_id": text, "users": [calls.uid("b")]}, 400)
+    await a.err({"request": "leave", "call_id": text}, 400)
     d = await calls.device(register=False)
     await d.err({"request": "register", "user": text}, 400)
     await d.err({"request": "register", "user": calls.uid("d"), "device": text}, 400)
+    await d.err({"request": "subscribe", "call_id": "00000000-0000-4000-8000-000000000000", "feed": text}, 400)
+
+
+async def test_stranger_cannot_act_on_a_group_call(calls, db):
+    """Without an invitation or the link, a registered user can do nothing to
+    a group call; the title is data, stored and shown as typed."""
+    from group_peer import participant
+    title = INJECTIONS[0]
+    a = await participant(calls, calls.uid("a"))
+    b = await participant(calls, calls.uid("b"))
+    await a.group_call([b.user], video=False, title=title)
+    call_id = a.call_id
+    await b.dev.wait_event("incoming_call", call_id=call_id)
+    x = await participant(calls, calls.uid("x"))
+    await x.refused({"request": "join", "call_id": call_id}, 403, video=False)
+    for body in ({"request": "invite", "call_id": call_id, "users": [x.user]},
+                 {"request": "leave", "call_id": call_id},
+                 {"request": "decline", "call_id": call_id},
+                 {"request": "media", "call_id": call_id, "audio": False, "video": False},
+                 {"request": "call_info", "call_id": call_id}):
+        await x.dev.err(body, 403)
+    # A member who has not joined cannot act for the participants either.
+    await b.dev.err({"request": "invite", "call_id": call_id, "users": [x.user]}, 409)
+    # The caller's feed works on an unregistered handle only with the right call.
+    s = await x.new_sub_handle()
+    reply = await s.message({"request": "subscribe", "call_id": call_id, "feed": "0" * 36})
+    assert reply.name == "error" and reply.error_code == 403, reply
+    await b.join(call_id=call_id, video=False)
+    await a.leave()
+    await b.leave()
+    await wait_written(db, [call_id])
+    assert await sql_value(db, "SELECT title FROM calls_calls WHERE call_id = :'c'::uuid", c=call_id) == title
+    entries = (await history(b.dev))["entries"]
+    assert entries[0]["call_id"] == call_id and entries[0]["title"] == title, entries[0]
