@@ -143,8 +143,11 @@
 
 		function publishTracks(video) {
 			// Send only: everyone else comes in on the subscriber's PeerConnection.
+			// Video goes out in three simulcast layers (janus.js: rids h, m, l at
+			// full, half and quarter size); the plugin sends each receiver the one
+			// that fits its grid and its bandwidth.
 			const t = [{ type: 'audio', capture: true, recv: false }];
-			if (video) t.push({ type: 'video', capture: true, recv: false });
+			if (video) t.push({ type: 'video', capture: true, recv: false, simulcast: true });
 			return t;
 		}
 

@@ -261,6 +261,8 @@ static void assign(mline *m, calls_sfu_pub *p) {
 	/* Not a reset of ctx: it must remember the last sequence number and
 	 * timestamp sent, so the next source continues from them. */
 	janus_rtp_simulcasting_context_reset(&m->sim);
+	/* The context finds each layer's SSRC from the rid header extension. */
+	m->sim.rid_ext_id = p != NULL ? p->rid_ext_id : -1;
 	m->sim.substream_target = 2;
 	m->sim.templayer_target = 2;
 	janus_vp8_simulcast_context_reset(&m->vp8);
@@ -446,6 +448,30 @@ static void talking_update(calls_sfu_pub *p, const janus_plugin_rtp *packet) {
 	}
 }
 
+/* Which SSRC carries which simulcast layer is only said by the rid header
+ * extension, and browsers stop sending that once the layer is acknowledged:
+ * learn it from every packet, also while nobody receives this publisher
+ * yet, or a later receiver never gets its video. */
+static void learn_layers(calls_sfu_pub *p, char *buf, int len) {
+	uint32_t ssrc = ntohl(((janus_rtp_header *)buf)->ssrc);
+	int unknown = -1;
+	for(int i = 0; i < 3; i++) {
+		if(p->ssrcs[i] == ssrc)
+			return;
+		if(p->ssrcs[i] == 0 && p->rids[i] != NULL && unknown < 0)
+			unknown = i;
+	}
+	char rid[16];
+	if(unknown < 0 || janus_rtp_header_extension_parse_rid(buf, len, p->rid_ext_id, rid, sizeof(rid)) < 0)
+		return;
+	janus_mutex_lock(&p->rid_mutex);
+	for(int i = 0; i < 3; i++) {
+		if(p->rids[i] != NULL && !strcmp(p->rids[i], rid) && p->ssrcs[i] == 0)
+			p->ssrcs[i] = ssrc;
+	}
+	janus_mutex_unlock(&p->rid_mutex);
+}
+
 static int layer_for(calls_sfu_sub *s) {
 	return MIN(g_atomic_int_get(&s->layer_cap), g_atomic_int_get(&s->layer_tiles));
 }
@@ -461,11 +487,13 @@ void calls_sfu_sub_remb(calls_sfu_sub *s, guint32 bitrate) {
 
 void calls_sfu_pub_rtp(calls_sfu_pub *p, janus_plugin_rtp *packet) {
 	gboolean video = packet->video;
+	if(packet->length < 12 || packet->mindex != (video ? p->video_mindex : p->audio_mindex))
+		return;
 	if(!video)
 		talking_update(p, packet);
-	if(p->targets->len == 0 || gw == NULL || packet->length < 12)
-		return;
-	if(packet->mindex != (video ? p->video_mindex : p->audio_mindex))
+	else if(p->simulcast && p->rid_ext_id > 0)
+		learn_layers(p, packet->buffer, packet->length);
+	if(p->targets->len == 0 || gw == NULL)
 		return;
 	char *buf = packet->buffer;
 	int len = packet->length;

@@ -247,6 +247,35 @@ test('group video call: ring and link joins, three tiles playing video everywher
 			assert.match(await status(page), /^\d\d:\d\d$/, who + ': the call timer runs');
 		}
 		assert.match(await nina.textContent('#group-title'), new RegExp(TITLE));
+		// Simulcast: each camera goes out in three layers (rids h, m, l, each half the size of the one
+		// before), and since every page shows two video tiles of others, the plugin sends each receiver
+		// the top one (h) once it can: a picture wider than the middle layer. Chrome may scale all
+		// layers down when the machine is busy, so that is compared with what the sender sends now.
+		const layersOf = (page) => page.evaluate(async () => {
+			const out = {};
+			(await window.callsDebug.pc().getStats()).forEach((s) => {
+				if (s.type === 'outbound-rtp' && s.kind === 'video') out[s.rid] = s.frameWidth || 0;
+			});
+			return out;
+		});
+		for (const [who, page] of Object.entries(views)) {
+			const layers = await layersOf(page);
+			t.diagnostic(who + ' sends ' + JSON.stringify(layers));
+			assert.deepEqual(Object.keys(layers).sort(), ['h', 'l', 'm'], who + ': three simulcast layers');
+		}
+		for (const [who, page] of Object.entries(views)) {
+			for (const other of all.filter((u) => u !== who)) {
+				const deadline = Date.now() + 20000;
+				let v, sent;
+				do {
+					v = await measureVideo(page, other, 300);
+					sent = await layersOf(views[other]);
+				} while (!(v.width > sent.m) && Date.now() < deadline);
+				assert.ok(v.width > sent.m, who + ' gets the top layer of ' + other + ': ' + JSON.stringify(v) +
+					', sent ' + JSON.stringify(sent));
+				t.diagnostic(who + ' gets ' + other + ' at ' + v.width + ' (layers sent ' + JSON.stringify(sent) + ')');
+			}
+		}
 		await shot(lea, 'group-laptop-grid.png');
 		await shot(max, 'group-phone-grid.png');
 		await shot(nina, 'group-laptop-grid-nina.png');

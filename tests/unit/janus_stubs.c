@@ -189,3 +189,7 @@ char *janus_rtp_payload(char *buf, int len, int *plen) { (void)buf; (void)len; *
 void janus_plugin_rtp_extensions_reset(janus_plugin_rtp_extensions *extensions) { (void)extensions; }
 gboolean janus_rtcp_has_pli(char *packet, int len) { (void)packet; (void)len; return FALSE; }
 gboolean janus_rtcp_has_fir(char *packet, int len) { (void)packet; (void)len; return FALSE; }
+int janus_rtp_header_extension_parse_rid(char *buf, int len, int id, char *sdes_item, int sdes_len) {
+	(void)buf; (void)len; (void)id; (void)sdes_item; (void)sdes_len;
+	return -1;
+}
