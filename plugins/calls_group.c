@@ -945,6 +945,20 @@ gboolean calls_group_media_down(calls_device *d) {
 	return FALSE;
 }
 
+json_t *calls_group_handle_info(calls_device *d) {
+	calls_part *p = d->part ? d->part : d->feed_of;
+	if(p == NULL)
+		return NULL;
+	json_t *info = json_pack("{sssssbsi}", "call_id", p->g->id, "role", d->part ? "publisher" : "subscriber",
+		"video", d->part ? calls_sfu_pub_has_video(p->pub) : FALSE, "participants", (int)g_list_length(p->g->parts));
+	if(d->feed_of != NULL && p->sub != NULL) {
+		json_object_set_new(info, "streams", calls_sfu_sub_streams(p->sub));
+		json_object_set_new(info, "layer", json_integer(calls_sfu_sub_layer(p->sub)));
+		json_object_set_new(info, "offer_out", json_boolean(p->offer_out));
+	}
+	return info;
+}
+
 void calls_group_talking(calls_device *d, gboolean talking) {
 	calls_part *p = d->part;
 	if(p == NULL || p->talking == talking)

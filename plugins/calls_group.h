@@ -41,6 +41,9 @@ void calls_group_device_leaving(calls_device *d, const char *reason);
 /* d's PeerConnection; FALSE when d has nothing to do with a group call. */
 gboolean calls_group_media_up(calls_device *d);
 gboolean calls_group_media_down(calls_device *d);
+/* What the Admin API's handle_info shows of d's place in a group call, or
+ * NULL (state lock held). */
+json_t *calls_group_handle_info(calls_device *d);
 /* From calls_sfu, through the handler queue. */
 void calls_group_talking(calls_device *d, gboolean talking);
 /* An admin kicked user: its ringing stops (its devices leave separately). */

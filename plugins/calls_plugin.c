@@ -17,6 +17,7 @@
 #include "calls_call.h"
 #include "calls_config.h"
 #include "calls_dispatch.h"
+#include "calls_group.h"
 #include "calls_handler.h"
 #include "calls_identity.h"
 #include "calls_out.h"
@@ -295,6 +296,9 @@ static json_t *calls_query_session(janus_plugin_session *handle) {
 		"device", d->device_id ? json_string(d->device_id) : json_null(),
 		"call_id", d->call ? json_string(d->call->id) : json_null(),
 		"pc_up", d->pc_up);
+	json_t *group = calls_group_handle_info(d);
+	if(group != NULL)
+		json_object_set_new(info, "group", group);
 	calls_state_unlock();
 	json_object_set_new(info, "packets_in", json_integer(g_atomic_int_get(&d->relay.packets_in)));
 	json_object_set_new(info, "packets_relayed", json_integer(g_atomic_int_get(&d->relay.packets_out)));

@@ -366,6 +366,14 @@ class AdminClient:
             raise JanusError("message_plugin failed in the core: %s" % short(raw))
         return raw.get("response")
 
+    async def handle_info(self, session_id, handle_id, timeout=5):
+        """Janus's handle_info; its plugin_specific part is the plugin's."""
+        raw = await self.conn.transact({"janus": "handle_info", "admin_secret": self.admin_secret,
+                                        "session_id": session_id, "handle_id": handle_id}, timeout)
+        if raw.get("janus") != "success":
+            raise JanusError("handle_info failed in the core: %s" % short(raw))
+        return raw["info"]
+
     async def close(self):
         await self.conn.close()
 

@@ -752,3 +752,20 @@ async def test_vanished_participant_is_failed(calls):
     await b.wait_from(a.user, since=since)
     info = await call_info(a.dev, call_id)
     assert sorted(info.get("participants")) == sorted([a.user, b.user]), info
+
+
+async def test_handle_info_shows_the_group_places(calls):
+    """Janus's handle_info tells an operator which call a handle publishes or
+    subscribes in, what it receives and which simulcast layer it is sent."""
+    a, b = await start(calls, 2)
+    call_id = a.call_id
+    await join_and_subscribe([a, b], call_id)
+    await all_see_all([a, b], audio=5, video=2)
+    admin = await calls.admin()
+    pub = (await admin.handle_info(a.dev.conn.session_id, a.dev.handle.id))["plugin_specific"]
+    assert pub["group"] == {"call_id": call_id, "role": "publisher", "video": True, "participants": 2}, pub
+    sub = (await admin.handle_info(a.dev.conn.session_id, a.sub.id))["plugin_specific"]
+    g = sub["group"]
+    assert g["role"] == "subscriber" and g["call_id"] == call_id and g["layer"] == 2 and g["offer_out"] is False, g
+    assert sorted((s["kind"], s["user"]) for s in g["streams"]) == [("audio", b.user), ("video", b.user)], g
+    assert pub["packets_in"] > 0 and pub["packets_relayed"] > 0, pub
