@@ -340,19 +340,25 @@ static void offer_streams(calls_part *p, const char *transaction, const char *wh
 		json_decref(jsep);
 }
 
-/* p's subscriber receives everyone else in the call. */
-static void refresh(calls_part *p) {
-	if(p->sub == NULL)
-		return;
-	calls_sfu_pub *pubs[256];
+/* Makes p's subscriber receive everyone else in the call; TRUE if that
+ * changed what it receives. */
+static gboolean receive_others(calls_part *p) {
+	calls_sfu_pub *pubs[256];   /* max_group_size is at most 256 */
 	guint n = 0;
 	for(GList *l = p->g->parts; l != NULL && n < G_N_ELEMENTS(pubs); l = l->next) {
 		calls_part *o = l->data;
 		if(o != p)
 			pubs[n++] = o->pub;
 	}
+	return calls_sfu_sub_set(p->sub, pubs, n);
+}
+
+/* p's subscriber receives everyone else in the call. */
+static void refresh(calls_part *p) {
+	if(p->sub == NULL)
+		return;
 	/* A call that is ending takes its streams away without offers. */
-	if((!calls_sfu_sub_set(p->sub, pubs, n) && !p->dirty) || p->g->ended)
+	if((!receive_others(p) && !p->dirty) || p->g->ended)
 		return;
 	if(p->offer_out)
 		p->dirty = TRUE;
@@ -779,13 +785,7 @@ static int do_subscribe(calls_device *d, const char *transaction, json_t *body, 
 	p->sub_device = d;
 	d->feed_of = p;
 	p->sub = calls_sfu_sub_new(d);
-	calls_sfu_pub *pubs[256];
-	guint n = 0;
-	for(GList *l = g->parts; l != NULL && n < G_N_ELEMENTS(pubs); l = l->next) {
-		if(l->data != p)
-			pubs[n++] = ((calls_part *)l->data)->pub;
-	}
-	calls_sfu_sub_set(p->sub, pubs, n);
+	receive_others(p);
 	offer_streams(p, transaction, "subscribed", FALSE);
 	return 0;
 }
