@@ -449,7 +449,7 @@ static void remove_part(calls_part *p, const char *reason, gboolean tell, const 
 	g_free(at);
 	/* Others stop receiving it before its publisher goes. */
 	refresh_all(g);
-	drop_subscriber(p, own_reason ? own_reason : "left");
+	drop_subscriber(p, own_reason ? own_reason : reason);
 	calls_sfu_pub_free(p->pub);
 	if(own_reason != NULL)
 		send_ended(d, g, own_reason);

@@ -8,6 +8,7 @@
 
 #include "calls_call.h"
 #include "calls_group.h"
+#include "calls_identity.h"
 #include "calls_out.h"
 #include "calls_sfu.h"
 #include "call_harness.h"
@@ -485,6 +486,26 @@ static void test_sfu_layers(void) {
 	calls_device_unref(rx);
 }
 
+TEST(test_kicked_participant) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL), *c = reg("carol", NULL);
+	place pa = start_group(a, "", "bob", "carol");
+	place pb = join(b, pa.call_id);
+	rec_entry *r = NULL;
+	calls_device *sb = subscribe(&pb, &r);
+	/* What the handler does for an admin kick of bob. */
+	calls_call_user_kicked("bob");
+	calls_identity_drop(b, "kicked", TRUE, "kicked");
+	pump();
+	g_assert_cmpstr(str(expect(a, "participant_left")->body, "reason"), ==, "kicked");
+	expect_ended(sb, "kicked");
+	expect(b, "unregistered");
+	/* Carol still rings; Alice is alone in the call. */
+	g_assert_null(rec_take(c, "ended"));
+	g_assert_cmpuint(calls_call_participant_count(), ==, 1);
+	place_clear(&pa);
+	place_clear(&pb);
+}
+
 int main(int argc, char *argv[]) {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/group/ring-join-and-subscribe", test_ring_join_and_subscribe);
@@ -494,6 +515,7 @@ int main(int argc, char *argv[]) {
 	g_test_add_func("/group/limits-and-refusals", test_limits_and_refusals);
 	g_test_add_func("/group/ice-grace-and-admin-end", test_ice_grace_and_admin_end);
 	g_test_add_func("/group/unregister-leaves-and-registering-rings", test_unregister_leaves_and_registering_rings);
+	g_test_add_func("/group/kicked-participant", test_kicked_participant);
 	g_test_add_func("/sfu/layers", test_sfu_layers);
 	return g_test_run();
 }
