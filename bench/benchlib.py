@@ -1,4 +1,4 @@
-"""What the benchmarks in bench/ (history.py, presence.py, push.py) share:
+"""What the benchmarks in bench/ (history.py, presence.py, push.py, group.py) share:
 settings from the environment, progress lines on stderr, numbers,
 percentiles and text tables, /proc readings, a Janus with the plugin and its
 log, a lean WebSocket client carrying many handles, and the frame of a run
