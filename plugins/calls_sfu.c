@@ -82,6 +82,7 @@ struct calls_sfu_sub {
 	guint64 version;
 	volatile gint layer_cap;     /* 0..2, from the receiver's REMB */
 	volatile gint layer_tiles;   /* 0..2, from the number of video tiles */
+	volatile gint videos;        /* how many video streams it receives */
 	/* The last offer was answered. Until then Janus's core may be building
 	 * or changing the handle's PeerConnection on another thread, and
 	 * relaying to it then races with that (as in the VideoRoom). */
@@ -332,6 +333,7 @@ gboolean calls_sfu_sub_set(calls_sfu_sub *s, calls_sfu_pub **pubs, guint n) {
 		changed = TRUE;
 	}
 	g_atomic_int_set(&s->layer_tiles, calls_sfu_layer_for_tiles(videos));
+	g_atomic_int_set(&s->videos, (gint)videos);
 	return changed;
 }
 
@@ -481,8 +483,10 @@ int calls_sfu_sub_layer(const calls_sfu_sub *s) {
 }
 
 void calls_sfu_sub_remb(calls_sfu_sub *s, guint32 bitrate) {
+	/* REMB estimates the whole PeerConnection: each video stream gets its
+	 * share. */
 	if(bitrate > 0)
-		g_atomic_int_set(&s->layer_cap, calls_sfu_layer_for_remb(bitrate));
+		g_atomic_int_set(&s->layer_cap, calls_sfu_layer_for_remb(bitrate / (guint32)MAX(1, g_atomic_int_get(&s->videos))));
 }
 
 void calls_sfu_pub_rtp(calls_sfu_pub *p, janus_plugin_rtp *packet) {

@@ -79,7 +79,8 @@ GPtrArray *calls_sfu_sub_video_sources(const calls_sfu_sub *s);
  * receiver gets the lower of the two. */
 int calls_sfu_layer_for_tiles(guint videos);
 int calls_sfu_layer_for_remb(guint32 bitrate);
-/* The layer s is sent now, and a new estimate from its receiver. */
+/* The layer s is sent now, and a new estimate from its receiver (for the
+ * whole PeerConnection: each video stream it receives gets an equal share). */
 int calls_sfu_sub_layer(const calls_sfu_sub *s);
 void calls_sfu_sub_remb(calls_sfu_sub *s, guint32 bitrate);
 

@@ -459,10 +459,13 @@ static void test_sfu_layers(void) {
 	g_assert_true(calls_sfu_sub_set(s, pubs, 2));
 	g_assert_cmpint(calls_sfu_sub_layer(s), ==, 2);
 	g_assert_false(calls_sfu_sub_set(s, pubs, 2));
-	calls_sfu_sub_remb(s, 500000);
+	/* The estimate is for both video streams: 1.2 Mbit/s is 600 kbit/s each. */
+	calls_sfu_sub_remb(s, 1200000);
 	g_assert_cmpint(calls_sfu_sub_layer(s), ==, 1);
 	calls_sfu_sub_remb(s, 0);      /* no estimate: the cap stays */
 	g_assert_cmpint(calls_sfu_sub_layer(s), ==, 1);
+	calls_sfu_sub_remb(s, 500000);
+	g_assert_cmpint(calls_sfu_sub_layer(s), ==, 0);
 	calls_sfu_sub_remb(s, 5000000);
 	calls_sfu_sub_set(s, pubs, 5);
 	g_assert_cmpint(calls_sfu_sub_layer(s), ==, 1);
