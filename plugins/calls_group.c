@@ -538,9 +538,10 @@ static int do_group_call(calls_device *d, const char *transaction, json_t *body,
 	char *uuid = janus_random_uuid();
 	/* 122 random bits, without the dashes: the link is a bearer secret. */
 	g->link = g_new0(char, 33);
+	char *out = g->link;
 	for(const char *s = uuid; *s != '\0'; s++) {
 		if(*s != '-')
-			g->link[strlen(g->link)] = *s;
+			*out++ = *s;
 	}
 	g_free(uuid);
 	g->title = g_strdup(title ? title : "");

@@ -426,6 +426,21 @@ def make_tracks():
     return mediastreams.AudioStreamTrack, SmallVideo
 
 
+async def close_pc(pc, tasks):
+    """Stops a PeerConnection's tasks and closes it, whatever state it is in."""
+    for t in tasks:
+        t.cancel()
+    try:
+        await asyncio.wait_for(pc.close(), 5)
+    except Exception:
+        pass
+    for t in tasks:
+        try:
+            await t
+        except BaseException:
+            pass
+
+
 class Media:
     """One aiortc RTCPeerConnection with synthetic audio/video and frame counters."""
 
@@ -535,17 +550,7 @@ class Media:
                self.pc.connectionState, self.pc.iceConnectionState, self.plis))
 
     async def close(self):
-        for t in self.tasks:
-            t.cancel()
-        try:
-            await asyncio.wait_for(self.pc.close(), 5)
-        except Exception:
-            pass
-        for t in self.tasks:
-            try:
-                await t
-            except BaseException:
-                pass
+        await close_pc(self.pc, self.tasks)
         self.tasks = []
 
 

@@ -258,17 +258,7 @@ class SubscriberMedia:
                    [r.mid_routed for r in self.routers], self.pc.connectionState))
 
     async def close(self):
-        for t in self.tasks:
-            t.cancel()
-        try:
-            await asyncio.wait_for(self.pc.close(), 5)
-        except Exception:
-            pass
-        for t in self.tasks:
-            try:
-                await t
-            except BaseException:
-                pass
+        await calls_client.close_pc(self.pc, self.tasks)
         self.tasks = []
 
 
