@@ -1,7 +1,9 @@
 #!/bin/sh
 # Fuzzes the parsers of outside input with libFuzzer (clang, ASan, UBSan):
-# request scripts through the dispatcher and call state machine, JWTs, and
-# push providers' replies and service-account key files.
+# request scripts through the dispatcher and call state machine, the SDP of
+# offers and answers on every path that takes one (on Janus's own SDP code,
+# from the installed janus binary: tests/fuzz/fuzz_sdp.c), JWTs, and push
+# providers' replies and service-account key files.
 # Usage: scripts/fuzz.sh [seconds per target, default 60]. New inputs that
 # reach new code are kept in .state/fuzz/<target>; crashes are written there
 # too and make the script fail. Seeds: tests/fuzz/corpus/<target>.
@@ -21,10 +23,18 @@ $top/plugins/calls_store.c $top/plugins/calls_spool.c $top/plugins/calls_presenc
 $top/plugins/calls_contacts.c $top/plugins/calls_push.c $top/plugins/calls_jws.c \
 $top/plugins/calls_push_provider.c $top/plugins/calls_push_webhook.c $top/plugins/calls_push_fcm.c $top/plugins/calls_push_apns.c \
 $out/calls_migrations.c \
-$top/tests/unit/janus_stubs.c $top/tests/unit/recorder.c"
+$top/tests/unit/recorder.c"
 (cd "$top" && sh plugins/gen-migrations.sh sql/[0-9]*.sql) > "$out/calls_migrations.c"
-for target in request jwt push_reply; do
-	clang $flags -o "$out/fuzz_$target" "$top/tests/fuzz/fuzz_$target.c" $core $libs
+# fuzz_sdp links a copy of the janus binary that loads as a library.
+python3 "$top/tests/fuzz/unpie.py" "$(command -v janus)" "$out/libjanus-core.so"
+for target in request sdp jwt push_reply; do
+	extra="$top/tests/unit/janus_stubs.c"
+	case $target in
+	request) extra="$extra $top/tests/fuzz/script.c" ;;
+	sdp) extra="-DCALLS_REAL_SDP -DJANUS_CORE_NAME=\"libjanus-core.so\" $extra $top/tests/fuzz/script.c \
+		-L$out -l:libjanus-core.so -Wl,-rpath,$out -ldl" ;;
+	esac
+	clang $flags -I"$top/tests/fuzz" -o "$out/fuzz_$target" "$top/tests/fuzz/fuzz_$target.c" $core $extra $libs
 	mkdir -p "$out/$target"
 	echo "== fuzzing $target for ${secs}s"
 	(cd "$out" && ASAN_OPTIONS=detect_leaks=1 "./fuzz_$target" -max_total_time="$secs" \

@@ -59,13 +59,15 @@ int janus_rtcp_cap_remb(char *packet, int len, uint32_t bitrate) { (void)packet;
 janus_config *janus_config_parse(const char *config_file) { (void)config_file; return NULL; }
 void janus_config_destroy(janus_config *config) { (void)config; }
 
+#include <rtp.h>
+#include <sdp-utils.h>
+#include <plugins/plugin.h>
+
+#ifndef CALLS_REAL_SDP
 /* The group call media (calls_sfu.c) uses Janus's SDP helpers. These do
  * just enough for the group state machine's tests: parse finds the m-lines
  * (type, direction), answers carry nothing, and offers are written as one
  * "m=<type> <direction> <mid>" line per m-line, which the tests read. */
-#include <rtp.h>
-#include <sdp-utils.h>
-#include <plugins/plugin.h>
 static janus_sdp_mline *stub_mline(janus_sdp *s, janus_sdp_mtype type) {
 	janus_sdp_mline *m = g_new0(janus_sdp_mline, 1);
 	m->type = type;
@@ -162,6 +164,7 @@ void janus_sdp_destroy(janus_sdp *sdp) {
 	g_free(sdp);
 }
 int janus_sdp_get_codec_pt(janus_sdp *sdp, int index, const char *codec) { (void)sdp; (void)index; (void)codec; return 100; }
+#endif /* CALLS_REAL_SDP: fuzz_sdp links the janus binary's own */
 int janus_rtp_extension_id(const char *type) { (void)type; return 1; }
 void janus_rtp_switching_context_reset(janus_rtp_switching_context *context) { memset(context, 0, sizeof(*context)); }
 void janus_rtp_simulcasting_context_reset(janus_rtp_simulcasting_context *context) { memset(context, 0, sizeof(*context)); }
