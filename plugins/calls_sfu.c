@@ -29,6 +29,8 @@
 /* REMB estimates under these cap a receiver at the low, then medium layer. */
 #define REMB_LOW 300000
 #define REMB_MEDIUM 900000
+/* Keyframes the plugin asks a publisher for on its own, at most this often. */
+#define KEYFRAME_GAP G_USEC_PER_SEC
 
 int calls_sfu_layer_for_tiles(guint videos) {
 	return videos <= 2 ? 2 : (videos <= 6 ? 1 : 0);
@@ -74,6 +76,7 @@ struct calls_sfu_pub {
 	int level_sum, level_n, level_at;
 	gboolean talking;
 	gint64 loud_at, changed_at;
+	gint64 keyframe_asked;       /* the publishing device's media thread only */
 };
 
 struct calls_sfu_sub {
@@ -489,6 +492,16 @@ void calls_sfu_sub_remb(calls_sfu_sub *s, guint32 bitrate) {
 		g_atomic_int_set(&s->layer_cap, calls_sfu_layer_for_remb(bitrate / (guint32)MAX(1, g_atomic_int_get(&s->videos))));
 }
 
+/* From the publisher's media thread. `now`: Janus's simulcast context asks
+ * for it, and paces its own requests. */
+static void ask_keyframe(calls_sfu_pub *p, gboolean now) {
+	gint64 at = g_get_monotonic_time();
+	if(!now && at - p->keyframe_asked < KEYFRAME_GAP)
+		return;
+	p->keyframe_asked = at;
+	gw->send_pli_stream(p->device->handle, p->video_mindex);
+}
+
 void calls_sfu_pub_rtp(calls_sfu_pub *p, janus_plugin_rtp *packet) {
 	gboolean video = packet->video;
 	if(packet->length < 12 || packet->mindex != (video ? p->video_mindex : p->audio_mindex))
@@ -519,16 +532,25 @@ void calls_sfu_pub_rtp(calls_sfu_pub *p, janus_plugin_rtp *packet) {
 			continue;
 		if(video && p->simulcast) {
 			int want = layer_for(m->sub);
-			if(m->sim.substream_target != want)
+			if(m->sim.substream_target != want) {
 				m->sim.substream_target = want;
-			if(!janus_rtp_simulcasting_context_process_rtp(&m->sim, buf, len, p->ssrcs, p->rids,
-					JANUS_VIDEOCODEC_VP8, &m->ctx, &p->rid_mutex)) {
-				if(m->sim.need_pli)
-					gw->send_pli_stream(p->device->handle, p->video_mindex);
-				continue;
+				/* The switch waits for a keyframe of that layer. */
+				ask_keyframe(p, FALSE);
 			}
+			gboolean relay = janus_rtp_simulcasting_context_process_rtp(&m->sim, buf, len, p->ssrcs, p->rids,
+					JANUS_VIDEOCODEC_VP8, &m->ctx, &p->rid_mutex);
 			if(m->sim.need_pli)
-				gw->send_pli_stream(p->device->handle, p->video_mindex);
+				ask_keyframe(p, TRUE);
+			else if(m->sim.substream < 0)
+				/* Nothing relayed to this receiver yet: everything up to a
+				 * keyframe is dropped, so its browser sees no stream and
+				 * never asks for one itself. The keyframe asked for when
+				 * it answered may have come before the relay started, or
+				 * before the publisher's PeerConnection was up: ask again
+				 * until one comes. */
+				ask_keyframe(p, FALSE);
+			if(!relay)
+				continue;
 			janus_rtp_header_update(h, &m->ctx, TRUE, 0);
 			if(keep_descriptor)
 				janus_vp8_simulcast_descriptor_update(payload, plen, &m->vp8, m->sim.changed_substream);

@@ -24,6 +24,12 @@ if [ $status -ne 0 ]; then
 		[ -f "$log" ] || continue
 		case "$log" in *test-suite.log) continue ;; esac
 		if grep -qE '^(FAIL|ERROR|XPASS)' "${log%.log}.trs" 2>/dev/null || grep -q ':test-result: \(FAIL\|ERROR\)' "${log%.log}.trs" 2>/dev/null; then
+			# node --test: each failed test with its error (the tail alone may
+			# hold only later, passing tests); pytest's own summary is in the tail.
+			if grep -q '^not ok' "$log"; then
+				echo "===== $log (failed tests)"
+				awk '/^not ok/ { on = 1 } on { print } on && /^  \.\.\.$/ { on = 0 }' "$log" | head -n 200
+			fi
 			echo "===== $log (last 80 lines)"
 			tail -n 80 "$log"
 		fi
