@@ -17,6 +17,7 @@ void calls_config_defaults(calls_config *cfg) {
 	cfg->auth_none = FALSE;
 	cfg->ring_timeout = 45;
 	cfg->ice_grace = 10;
+	cfg->call_info_ttl = 3600;
 	cfg->call_waiting = TRUE;
 	cfg->max_group_size = 32;
 	cfg->talk_level = 40;
@@ -134,6 +135,7 @@ int calls_config_set(calls_config *cfg, const char *group, const char *key,
 		if(!strcmp(key, "jwt_secret")) SET_STR(jwt_secret);
 		if(!strcmp(key, "ring_timeout")) { lo = 1; hi = 600; if(parse_int(value, lo, hi, &cfg->ring_timeout) < 0) goto bad_int; return 0; }
 		if(!strcmp(key, "ice_grace")) { lo = 0; hi = 300; if(parse_int(value, lo, hi, &cfg->ice_grace) < 0) goto bad_int; return 0; }
+		if(!strcmp(key, "call_info_ttl")) { lo = 0; hi = 86400; if(parse_int(value, lo, hi, &cfg->call_info_ttl) < 0) goto bad_int; return 0; }
 		if(!strcmp(key, "call_waiting")) SET_BOOL(call_waiting);
 		if(!strcmp(key, "talk_level")) { lo = 0; hi = 127; if(parse_int(value, lo, hi, &cfg->talk_level) < 0) goto bad_int; return 0; }
 		if(!strcmp(key, "max_group_size")) { lo = 2; hi = 256; if(parse_int(value, lo, hi, &cfg->max_group_size) < 0) goto bad_int; return 0; }

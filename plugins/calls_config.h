@@ -18,6 +18,7 @@ typedef struct calls_config {
 	char *jwt_secret;
 	int ring_timeout;         /* seconds */
 	int ice_grace;            /* seconds */
+	int call_info_ttl;        /* seconds an ended call is remembered (call_info) */
 	gboolean call_waiting;
 	int max_group_size;
 	int talk_level;           /* -dBov a speaker's mean level must be above (0..127) */

@@ -12,9 +12,10 @@ libglib2.0-dev libjansson-dev libcurl4-openssl-dev libpq-dev libssl-dev"
 # postgresql: the server (15 on Debian 12) and psql; tests/lib/pg_instance.py
 # runs private clusters with it, never Debian's own.
 run="$build python3 postgresql libjs-janus-gateway libjs-webrtc-adapter"
-# clang and its runtime libraries: the short fuzzing run (scripts/fuzz.sh).
+# clang and its runtime libraries: the short fuzzing run (scripts/fuzz.sh);
+# gdb: the soak test reads Janus's heap with it (tests/integration/test_soak.py).
 test="$run python3-aiortc python3-websockets python3-pytest python3-h2 python3-cryptography chromium iproute2 procps \
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev gdb"
 
 case "$set_name" in
 	build) want=$build ;;

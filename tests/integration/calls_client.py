@@ -33,6 +33,10 @@ HOST_ADDRESS = "127.0.0.2"
 _tx_counter = itertools.count(1)
 
 
+# Seconds between keepalives (below the Janus's session_timeout).
+KEEPALIVE_SECONDS = 15
+
+
 def new_transaction():
     return "t%d-%s" % (next(_tx_counter), "".join(random.choice(string.ascii_lowercase) for _ in range(6)))
 
@@ -249,7 +253,7 @@ class JanusConnection:
     async def _keepalive(self):
         try:
             while True:
-                await asyncio.sleep(15)
+                await asyncio.sleep(KEEPALIVE_SECONDS)
                 await self.send({"janus": "keepalive", "session_id": self.session_id,
                                  "transaction": new_transaction()})
         except (asyncio.CancelledError, websockets.ConnectionClosed):
@@ -270,6 +274,21 @@ class JanusConnection:
         reply = await self.transact({"janus": "destroy", "session_id": self.session_id})
         self.session_id = None
         return reply
+
+    def go_silent(self):
+        """The client stops talking without a word (a phone that lost its
+        network): no more keepalives; the WebSocket stays open, so only
+        Janus's session_timeout notices."""
+        if self.keepalive_task:
+            self.keepalive_task.cancel()
+
+    def abort(self):
+        """The connection drops: the TCP socket closes without a WebSocket
+        close frame and without destroying the session."""
+        self.go_silent()
+        self.session_id = None
+        if self.ws is not None and self.ws.transport is not None:
+            self.ws.transport.abort()
 
     async def close(self):
         if self.closed:
@@ -441,6 +460,20 @@ async def close_pc(pc, tasks):
             pass
 
 
+async def vanish_pc(pc, tasks):
+    """The PeerConnection stops without a word: its ICE transports close
+    first, so closing it sends no DTLS alert and Janus only notices that
+    media stopped."""
+    for t in pc.getTransceivers():
+        dtls = t.sender.transport
+        if dtls is not None:
+            try:
+                await asyncio.wait_for(dtls.transport.stop(), 3)
+            except Exception:
+                pass
+    await close_pc(pc, tasks)
+
+
 class Media:
     """One aiortc RTCPeerConnection with synthetic audio/video and frame counters."""
 
@@ -548,6 +581,9 @@ class Media:
             % (self.label, audio, video, timeout, self.frames["audio"] - since["audio"],
                self.frames["video"] - since["video"], self.frames, self.tracks_seen,
                self.pc.connectionState, self.pc.iceConnectionState, self.plis))
+
+    async def vanish(self):
+        await vanish_pc(self.pc, self.tasks)
 
     async def close(self):
         await close_pc(self.pc, self.tasks)

@@ -80,11 +80,17 @@ VARIANTS = {
     # push to the local stand-ins of tests/lib/push_servers.py (the `push`
     # group is filled in by Pool.get, with the stand-ins' keys and ports)
     "push": {"general": {"rate_limit": 1000, "ring_timeout": 8}},
+    # test_soak.py: short timers, so that faults end calls quickly
+    "soak": {"general": {"rate_limit": 1000, "ring_timeout": 6, "ice_grace": 2, "presence_window_ms": 300,
+                         "call_info_ttl": 2}},
 }
+# Janus core settings of a variant (janus.jcfg): the soak's vanishing
+# clients are noticed by the session timeout.
+CORE = {"soak": {"session_timeout": 8}}
 EVENT_VARIANTS = {"events", "events_off"}
 # Variants with call history in the session's PostgreSQL. DB_TIMEOUT_MS is
 # database.timeout_ms: a query unanswered that long means "unreachable".
-DB_VARIANTS = {"history", "history_short", "history_nowait", "presence", "push"}
+DB_VARIANTS = {"history", "history_short", "history_nowait", "presence", "push", "soak"}
 DB_TIMEOUT_MS = 2000
 ORDER = list(VARIANTS)
 
@@ -193,7 +199,8 @@ class Pool:
         if name in EVENT_VARIANTS:
             self.sink = EventSink(EVENTS_PORT)
         self.janus = JanusInstance(plugin_conf=conf,
-                                   event_backend=self.sink.url if self.sink else None)
+                                   event_backend=self.sink.url if self.sink else None,
+                                   **CORE.get(name, {}))
         if name == "push":
             self.janus.plugin_conf["push"] = push_stack().plugin_conf()
         if name in DB_VARIANTS:

@@ -96,7 +96,7 @@ def wait_port(host, port, deadline):
 class JanusInstance:
     def __init__(self, plugin_dir=None, plugin_conf=None, ws_port=8188,
                  admin_port=7188, event_backend=None, ice_iface="v0",
-                 debug_level=4, workdir=None, admin_secret="janusoverlord"):
+                 debug_level=4, workdir=None, admin_secret="janusoverlord", session_timeout=60):
         self.plugin_dir = plugin_dir or os.environ.get(
             "CALLS_PLUGIN_DIR", os.path.join(TOP, "plugins", ".libs"))
         self.plugin_conf = merge(DEFAULT_PLUGIN, plugin_conf or {})
@@ -106,6 +106,7 @@ class JanusInstance:
         self.ice_iface = ice_iface
         self.debug_level = debug_level
         self.admin_secret = admin_secret
+        self.session_timeout = session_timeout
         self.own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="calls-janus-")
         self.conf_dir = os.path.join(self.workdir, "conf")
@@ -130,7 +131,7 @@ class JanusInstance:
             "loggers_folder": janus_lib_dir("loggers"),
             "debug_level": self.debug_level,
             "admin_secret": self.admin_secret,
-            "session_timeout": 60,
+            "session_timeout": self.session_timeout,
         }
         main = {
             "general": general,

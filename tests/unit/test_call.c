@@ -741,6 +741,24 @@ TEST(test_ended_calls_are_forgotten_after_an_hour_in_order) {
 	g_free(second);
 }
 
+TEST(test_ended_calls_are_kept_for_call_info_ttl_without_their_offer) {
+	cfg.call_info_ttl = 5;
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", TRUE);
+	calls_call *c = calls_call_find(id);
+	g_assert_nonnull(c->offer);
+	g_assert_cmpint(call_req(b, "decline", id, NULL), ==, 0);
+	/* call_info still reports it; the SDP is no longer kept. */
+	g_assert_null(c->offer);
+	g_assert_cmpint(call_req(b, "call_info", id, NULL), ==, 0);
+	advance(4);
+	g_assert_nonnull(calls_call_find(id));
+	advance(2);
+	g_assert_null(calls_call_find(id));
+	g_assert_cmpint(call_req(b, "call_info", id, NULL), ==, 404);
+	g_free(id);
+}
+
 /* ---- pushes ---- */
 
 /* A database and the given providers: calls read the callee's push
@@ -1034,6 +1052,7 @@ int main(int argc, char **argv) {
 	g_test_add_func("/call/ice-grace-both-legs", test_ice_grace_both_legs);
 	g_test_add_func("/call/timers-with-a-call-ringing-longer", test_timers_with_a_call_ringing_longer);
 	g_test_add_func("/call/ended-calls-are-forgotten-after-an-hour-in-order", test_ended_calls_are_forgotten_after_an_hour_in_order);
+	g_test_add_func("/call/ended-kept-for-call-info-ttl-without-offer", test_ended_calls_are_kept_for_call_info_ttl_without_their_offer);
 	g_test_add_func("/call/new-call-while-settling-keeps-its-claim", test_new_call_while_settling_keeps_its_claim);
 	g_test_add_func("/call/lost-offer-is-offered-again", test_lost_offer_is_offered_again);
 	g_test_add_func("/call/refused-offer-is-closed", test_refused_offer_is_closed);

@@ -11,6 +11,7 @@ static void test_defaults(void) {
 	g_assert_false(c.auth_none);
 	g_assert_cmpint(c.ring_timeout, ==, 45);
 	g_assert_cmpint(c.ice_grace, ==, 10);
+	g_assert_cmpint(c.call_info_ttl, ==, 3600);
 	g_assert_true(c.call_waiting);
 	g_assert_cmpint(c.max_group_size, ==, 32);
 	g_assert_cmpint(c.max_message_bytes, ==, 65536);
@@ -57,6 +58,9 @@ static void test_values(void) {
 	set_bad(&c, "general", "ring_timeout", "0", "ring_timeout");
 	set_bad(&c, "general", "ring_timeout", "45s", "ring_timeout");
 	set_bad(&c, "general", "ice_grace", "-1", "ice_grace");
+	set_ok(&c, "general", "call_info_ttl", "0");
+	g_assert_cmpint(c.call_info_ttl, ==, 0);
+	set_bad(&c, "general", "call_info_ttl", "86401", "call_info_ttl");
 	set_bad(&c, "general", "call_waiting", "maybe", "true or false");
 	set_bad(&c, "general", "colour", "blue", "unknown setting general.colour");
 	set_bad(&c, "turn", "turn_ttl", "5", "turn_ttl");
