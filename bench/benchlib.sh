@@ -1,5 +1,5 @@
-# bench/benchlib.sh - what the benchmark scripts (history.sh, presence.sh,
-# push.sh, group.sh) share. Sourced after `set -eu`:
+# bench/benchlib.sh - what the benchmark scripts (bench/*.sh) share. Sourced
+# after `set -eu`:
 #
 #   . "$(dirname "$0")/benchlib.sh"
 #
