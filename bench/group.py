@@ -52,7 +52,13 @@ Then a search for the largest N each plugin relays without loss: from
 BENCH_SEARCH_FROM up, one at a time (results of the first round are reused),
 until a run loses packets (a run that lost packets beside other work on the
 machine is run once more), Janus and the peers use BENCH_BUSY_LIMIT percent
-of the machine, a run fails, or BENCH_SEARCH_MAX.
+of the machine, a run fails, or BENCH_SEARCH_MAX. With BENCH_SEARCH_STEP
+above 1 it goes up that many at a time and, after a loss, tries the sizes it
+skipped one at a time.
+
+bench/relay.py runs one-to-one calls against janus.plugin.videocall with
+the same peers, run, search and tables: GroupRun, configure() and
+run_benchmark() are what it changes or calls.
 """
 
 import argparse
@@ -282,12 +288,15 @@ class Peer:
     def pc(self):
         return self.aiortc.RTCPeerConnection(self.aiortc.RTCConfiguration(iceServers=[]))
 
-    async def open(self, plugin):
+    async def open(self, plugin, subscriber=True):
+        """subscriber: a second handle for the subscriber PeerConnection
+        (relay.py's peers send and receive on one)."""
         self.conn = JanusConnection(self.ws_url)
         await self.conn.connect()
         await self.conn.create_session()
         self.pub = await self.conn.attach(plugin)
-        self.sub = await self.conn.attach(plugin)
+        if subscriber:
+            self.sub = await self.conn.attach(plugin)
         self.tasks.append(asyncio.ensure_future(self._lag_loop()))
         self.tasks.append(asyncio.ensure_future(self._pli_loop()))
         return {}
@@ -299,11 +308,11 @@ class Peer:
             raise RuntimeError("%s: core error %s %s" % (body.get("request"), r.code, r.reason))
         return r.data or {}, r.jsep
 
-    async def publisher_offer(self):
+    async def publisher_offer(self, direction="sendonly"):
         self.pub_pc = self.pc()
         audio, video = make_tracks(self.cfg, self.index)
-        self.pub_pc.addTransceiver(audio, direction="sendonly")
-        self.pub_pc.addTransceiver(video, direction="sendonly")
+        self.pub_pc.addTransceiver(audio, direction=direction)
+        self.pub_pc.addTransceiver(video, direction=direction)
         await self.pub_pc.setLocalDescription(await self.pub_pc.createOffer())
         return {"type": "offer", "sdp": fix_extmaps(self.pub_pc.localDescription.sdp)}
 
@@ -557,11 +566,11 @@ class Peer:
         return {}
 
 
-async def peer_main(cfg, index, ws_url):
-    """Commands as JSON lines on stdin ({id, cmd, args}), replies on stdout
-    ({id, ok, ...})."""
+async def peer_main(cfg, index, ws_url, peer_class):
+    """Commands as JSON lines on stdin ({id, cmd, args}) to a peer_class,
+    replies on stdout ({id, ok, ...})."""
     patch_media(cfg)
-    peer = Peer(cfg, index, ws_url)
+    peer = peer_class(cfg, index, ws_url)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -596,7 +605,9 @@ async def peer_main(cfg, index, ws_url):
 # ================================================================ the benchmark
 
 class PeerProc:
-    """A peer process and its command pipe."""
+    """A peer process (script run with --peer) and its command pipe."""
+
+    script = os.path.abspath(__file__)
 
     def __init__(self, index, cfg, ws_url, log_path):
         self.index = index
@@ -611,7 +622,7 @@ class PeerProc:
     async def start(self):
         self.log = open(self.log_path, "ab")
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, os.path.abspath(__file__), "--peer", "--index", str(self.index), "--ws", self.ws_url,
+            sys.executable, self.script, "--peer", "--index", str(self.index), "--ws", self.ws_url,
             "--cfg", json.dumps(self.cfg), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=self.log, limit=1 << 22)
         self.reader = asyncio.ensure_future(self._read())
@@ -716,8 +727,9 @@ async def snapshot(janus_pid, peers):
             "stats": stats}
 
 
-def summarize(a, b, n, cfg):
-    """The numbers of a run from two snapshots."""
+def summarize(a, b, expect, cfg):
+    """The numbers of a run from two snapshots; expect: the streams of each
+    kind every receiver should get."""
     dt = b["t"] - a["t"]
     out = {"window": dt, "janus": b["janus"] - a["janus"],
            "threads": {k: v - a["threads"].get(k, 0.0) for k, v in b["threads"].items()},
@@ -762,7 +774,7 @@ def summarize(a, b, n, cfg):
     out["packets"] = packets
     out["us_per_packet"] = out["janus"] * 1e6 / packets if packets else float("nan")
     out["loss_pct"] = 100.0 * lost_total / (packets + lost_total) if packets + lost_total else float("nan")
-    out["expected_streams"] = n - 1
+    out["expected_streams"] = expect
     return out
 
 
@@ -785,52 +797,65 @@ async def perf_report(path):
     return {"sym": await report("dso,sym"), "dso": [(p, d) for p, d, _ in await report("dso")]}
 
 
-def plugin_folder(a):
-    """A folder with both plugins, so that every run loads the same two."""
+def plugin_folder(a, stock="videoroom"):
+    """A folder with both plugins (this one and Janus's janus.plugin.<stock>),
+    so that every run loads the same two."""
     d = os.path.join(a.work, "plugins")
     if not os.path.isdir(d):
         os.makedirs(d)
         os.symlink(os.path.join(os.path.abspath(a.plugin_dir), "libjanus_calls.so"),
                    os.path.join(d, "libjanus_calls.so"))
-        os.symlink(os.path.join(janus_lib_dir("plugins"), "libjanus_videoroom.so"),
-                   os.path.join(d, "libjanus_videoroom.so"))
+        os.symlink(os.path.join(janus_lib_dir("plugins"), "libjanus_%s.so" % stock),
+                   os.path.join(d, "libjanus_%s.so" % stock))
     return d
 
 
 class GroupJanus(Janus):
-    """The benchmark's Janus: both plugins, the VideoRoom with no rooms of
-    its own and no events to handlers."""
+    """The benchmark's Janus: both plugins, the stock one (the VideoRoom: no
+    rooms of its own) with no events to handlers."""
+
+    stock = "videoroom"
 
     def write_config(self):
         super().write_config()
-        with open(os.path.join(self.conf_dir, "janus.plugin.videoroom.jcfg"), "w") as f:
+        with open(os.path.join(self.conf_dir, "janus.plugin.%s.jcfg" % self.stock), "w") as f:
             f.write("general: {\n\tevents = false\n}\n")
 
 
-async def run_one(a, cfg, plugin, n, rnd):
-    """One group of n relayed by one plugin: the summary, or raises."""
-    tag = "%s-n%d-r%d" % (plugin, n, rnd)
-    work = os.path.join(a.work, tag)
-    os.makedirs(work, exist_ok=True)
-    GroupJanus.event_loops = cfg["event_loops"]
-    janus = GroupJanus(plugin_dir=plugin_folder(a), workdir=os.path.join(work, "janus"),
-                       debug_level=cfg["debug_level"], plugin_conf={
-                           "general": {"auth": "none", "admin_key": ADMIN_KEY, "rate_limit": 0, "events": False,
-                                       "max_group_size": max(32, n)}})
-    peers = []
-    t_setup = time.monotonic()
-    try:
-        janus.start()
-        log_start = os.path.getsize(janus.log_path)
-        peers = [PeerProc(i, cfg, janus.ws_url, os.path.join(work, "peer%02d.log" % i)) for i in range(1, n + 1)]
-        for p in peers:
-            await p.start()
-        await asyncio.gather(*(p.cmd("open", plugin=PLUGIN_NAMES[plugin]) for p in peers))
-        if plugin == "videoroom":
-            ctl = JanusConnection(janus.ws_url)
-            await ctl.connect()
-            await ctl.create_session()
-            h = await ctl.attach(VIDEOROOM)
+class GroupRun:
+    """One run: a fresh Janus, the peers, one plugin's signalling, then the
+    measurement. This one is a group of n; relay.py's RelayRun is n calls."""
+
+    janus_class = GroupJanus
+    peer_proc = PeerProc
+    names = PLUGIN_NAMES
+
+    def __init__(self, a, cfg, plugin, n, rnd):
+        self.a, self.cfg, self.plugin, self.n, self.rnd = a, cfg, plugin, n, rnd
+        self.ctl = None
+
+    def peers_n(self):
+        return self.n
+
+    def expect(self):
+        """Streams of each kind every receiver gets."""
+        return self.n - 1
+
+    def plugin_conf(self):
+        return {"general": {"auth": "none", "admin_key": ADMIN_KEY, "rate_limit": 0, "events": False,
+                            "max_group_size": max(32, self.n)}}
+
+    def open_args(self):
+        return {}
+
+    async def signalling(self, janus, peers):
+        """Sets the media up; the seconds of its steps, by name, in order."""
+        n = self.n
+        if self.plugin == "videoroom":
+            self.ctl = JanusConnection(janus.ws_url)
+            await self.ctl.connect()
+            await self.ctl.create_session()
+            h = await self.ctl.attach(VIDEOROOM)
             r = await h.message({"request": "create", "room": ROOM, "publishers": n, "audiocodec": "opus",
                                  "videocodec": "vp8", "bitrate": 0, "permanent": False})
             if (r.data or {}).get("videoroom") != "created":
@@ -842,7 +867,6 @@ async def run_one(a, cfg, plugin, n, rnd):
             await asyncio.gather(*(p.cmd("vr_subscribe", room=ROOM, feeds=[q.index for q in peers if q is not p])
                                    for p in peers))
         else:
-            ctl = None
             await asyncio.gather(*(p.cmd("gc_register") for p in peers))
             t_pub = time.monotonic()
             r = await peers[0].cmd("gc_start", members=[user_of(q.index) for q in peers[1:]])
@@ -850,44 +874,66 @@ async def run_one(a, cfg, plugin, n, rnd):
                 await p.cmd("gc_join", call_id=r["call_id"])
             t_sub = time.monotonic()
             await asyncio.gather(*(p.cmd("gc_subscribe") for p in peers))
-        setup = time.monotonic() - t_setup
-        steps = {"publish": t_sub - t_pub, "subscribe": time.monotonic() - t_sub}
-        await asyncio.gather(*(p.cmd("wait_media", timeout=cfg["media_timeout"] + 10, expect=n - 1,
-                                     within=cfg["media_timeout"]) for p in peers))
-        flowing = time.monotonic() - t_setup
-        log("  %s: media flowing after %.1f s (signalling %.1f s); warm-up %d s, window %d s" % (
-            tag, flowing, setup, cfg["warmup"], cfg["window"]))
-        await asyncio.sleep(cfg["warmup"])
-        waited, other = await wait_quiet(janus.proc.pid, peers, cfg)
-        if waited > 1.5:
-            log("  waited %.0f s for the rest of the machine to calm down (now %.0f%% of it)" % (waited, other))
-        perf = None
-        if cfg["perf"]:
-            perf = await asyncio.create_subprocess_exec(
-                "perf", "record", "-q", "-F", "999", "-e", "cpu-clock", "-p", str(janus.proc.pid),
-                "-o", os.path.join(work, "perf.data"), stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL)
-        log_window = os.path.getsize(janus.log_path)
-        s0 = await snapshot(janus.proc.pid, peers)
-        await asyncio.sleep(cfg["window"])
-        s1 = await snapshot(janus.proc.pid, peers)
-        log_end = os.path.getsize(janus.log_path)
-        out = summarize(s0, s1, n, cfg)
-        if perf is not None:
-            perf.send_signal(signal.SIGINT)
-            await perf.wait()
-            out["perf"] = await perf_report(os.path.join(work, "perf.data"))
-        out.update(plugin=plugin, n=n, round=rnd, setup=setup, flowing=flowing, quiet_wait=waited, steps=steps)
-        out["janus_log"] = count_log(janus.log_path, log_window, log_end)
-        out["janus_log_setup"] = count_log(janus.log_path, log_start, log_window)
-        if not janus.alive():
-            raise RuntimeError("janus is not running; log tail:\n" + tail(janus.log_path))
-        if ctl is not None:
-            await ctl.close()
-        return out
-    finally:
-        await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
-        janus.stop(timeout=10)
+        return {"publish": t_sub - t_pub, "subscribe": time.monotonic() - t_sub}
+
+    async def run(self):
+        """The summary, or raises."""
+        a, cfg, plugin, n, rnd = self.a, self.cfg, self.plugin, self.n, self.rnd
+        tag = "%s-n%d-r%d" % (plugin, n, rnd)
+        work = os.path.join(a.work, tag)
+        os.makedirs(work, exist_ok=True)
+        cls = self.janus_class
+        cls.event_loops = cfg["event_loops"]
+        janus = cls(plugin_dir=plugin_folder(a, cls.stock), workdir=os.path.join(work, "janus"),
+                    debug_level=cfg["debug_level"], plugin_conf=self.plugin_conf())
+        peers = []
+        t_setup = time.monotonic()
+        try:
+            janus.start()
+            log_start = os.path.getsize(janus.log_path)
+            peers = [self.peer_proc(i, cfg, janus.ws_url, os.path.join(work, "peer%02d.log" % i))
+                     for i in range(1, self.peers_n() + 1)]
+            for p in peers:
+                await p.start()
+            await asyncio.gather(*(p.cmd("open", plugin=self.names[plugin], **self.open_args()) for p in peers))
+            steps = await self.signalling(janus, peers)
+            setup = time.monotonic() - t_setup
+            await asyncio.gather(*(p.cmd("wait_media", timeout=cfg["media_timeout"] + 10, expect=self.expect(),
+                                         within=cfg["media_timeout"]) for p in peers))
+            flowing = time.monotonic() - t_setup
+            log("  %s: media flowing after %.1f s (signalling %.1f s); warm-up %d s, window %d s" % (
+                tag, flowing, setup, cfg["warmup"], cfg["window"]))
+            await asyncio.sleep(cfg["warmup"])
+            waited, other = await wait_quiet(janus.proc.pid, peers, cfg)
+            if waited > 1.5:
+                log("  waited %.0f s for the rest of the machine to calm down (now %.0f%% of it)" % (waited, other))
+            perf = None
+            if cfg["perf"]:
+                perf = await asyncio.create_subprocess_exec(
+                    "perf", "record", "-q", "-F", "999", "-e", "cpu-clock", "-p", str(janus.proc.pid),
+                    "-o", os.path.join(work, "perf.data"), stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL)
+            log_window = os.path.getsize(janus.log_path)
+            s0 = await snapshot(janus.proc.pid, peers)
+            await asyncio.sleep(cfg["window"])
+            s1 = await snapshot(janus.proc.pid, peers)
+            log_end = os.path.getsize(janus.log_path)
+            out = summarize(s0, s1, self.expect(), cfg)
+            if perf is not None:
+                perf.send_signal(signal.SIGINT)
+                await perf.wait()
+                out["perf"] = await perf_report(os.path.join(work, "perf.data"))
+            out.update(plugin=plugin, n=n, round=rnd, setup=setup, flowing=flowing, quiet_wait=waited, steps=steps)
+            out["janus_log"] = count_log(janus.log_path, log_window, log_end)
+            out["janus_log_setup"] = count_log(janus.log_path, log_start, log_window)
+            if not janus.alive():
+                raise RuntimeError("janus is not running; log tail:\n" + tail(janus.log_path))
+            if self.ctl is not None:
+                await self.ctl.close()
+            return out
+        finally:
+            await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
+            janus.stop(timeout=10)
 
 
 # ---------------------------------------------------------------- tables
@@ -914,8 +960,16 @@ RECEIVE_TEXT = {
 }
 
 
-def ratio_of(by, r):
-    vr = by.get(("videoroom", r["n"], r["round"]))
+# What the shared tables say of the benchmark (relay.py has its own).
+TEXT = {
+    "stock": "videoroom", "ratio": "calls/vr", "what": "N participants each sending audio + video to all others",
+    "peers": "the N peer processes", "largest": "Largest group without loss",
+    "signalling": "publishers one by one + subscribers at once",
+}
+
+
+def ratio_of(by, r, cfg):
+    vr = by.get((cfg["text"]["stock"], r["n"], r["round"]))
     if r["plugin"] != "calls" or vr is None or "error" in vr or "error" in r:
         return float("nan")
     return r["us_per_packet"] / vr["us_per_packet"]
@@ -931,28 +985,29 @@ def main_table(results, cfg):
                 if r is None or "error" in r:
                     rows.append([n, rnd, plugin] + ["failed"] + [""] * 10)
                     continue
-                rows.append(main_row(r, ratio_of(by, r), cfg))
+                rows.append(main_row(r, ratio_of(by, r, cfg), cfg))
     ratios = []
     for n in cfg["sizes"]:
-        rs = sorted(x for x in (ratio_of(by, r) for r in results if r["n"] == n and r["plugin"] == "calls") if x == x)
+        rs = sorted(x for x in (ratio_of(by, r, cfg) for r in results if r["n"] == n and r["plugin"] == "calls")
+                    if x == x)
         if rs:
             ratios.append("N=%d: %s" % (n, " ".join(f2(x) for x in rs)))
     count = cfg["receive"] == "count"
+    text = cfg["text"]
     note = ("fwd: RTP packets the receivers got (%s); janus: utime+stime of the whole process; lost: sequence "
             "gaps%s at the receivers;\nvideo fps: frames %s per "
-            "received stream (sent at %d fps); peers: CPU of the N peer processes; busy: the machine's (%d CPUs, "
+            "received stream (sent at %d fps); peers: CPU of %s; busy: the machine's (%d CPUs, "
             "/proc/stat); other: what the rest of the machine used meanwhile (!: %d%% or more; each window "
             "starts once it used less than that for a second, or after %d s)." % (
                 "counted as they came out of SRTP" if count else "aiortc inbound-rtp packetsReceived",
-                "" if count else " not recovered by NACK", RECEIVE_TEXT[cfg["receive"]], cfg["fps"],
+                "" if count else " not recovered by NACK", RECEIVE_TEXT[cfg["receive"]], cfg["fps"], text["peers"],
                 os.cpu_count(), cfg["quiet"], cfg["quiet_wait"]))
     if ratios:
-        note += "\nJanus CPU per forwarded packet, calls / videoroom, each round against the videoroom run just " \
-                "before it: " + "; ".join(ratios)
-    return table("Janus CPU per forwarded packet, N participants each sending audio + video to all others "
-                 "(window %d s)" % cfg["window"],
+        note += "\nJanus CPU per forwarded packet, calls / %s, each round against the %s run just before it: " % (
+            text["stock"], text["stock"]) + "; ".join(ratios)
+    return table("Janus CPU per forwarded packet, %s (window %d s)" % (text["what"], cfg["window"]),
                  ["N", "round", "plugin", "fwd pkt/s", "audio / video pkt/s", "janus %core", "janus us/pkt",
-                  "calls/vr", "lost (share)", "video fps per stream min / mean", "peers cores all / max one",
+                  text["ratio"], "lost (share)", "video fps per stream min / mean", "peers cores all / max one",
                   "busy / other", "peer loop lag mean / max ms"], rows, note)
 
 
@@ -1034,8 +1089,9 @@ def search_table(search, cfg):
                          r.get("verdict", "")])
     notes = ["%s: largest N without loss %s; %s" % (p, search[p]["best"] if search[p]["best"] else "none",
                                                     search[p]["why"]) for p in cfg["plugins"] if p in search]
-    return table("Largest group without loss (search from N=%d, at most %d; saturated: Janus and the peers use %d%% "
-                 "of the machine or more)" % (cfg["search_from"], cfg["search_max"], cfg["busy_limit"]),
+    return table("%s (search from N=%d%s, at most %d; saturated: Janus and the peers use %d%% of the machine or "
+                 "more)" % (cfg["text"]["largest"], cfg["search_from"], " in steps of %d" % cfg["search_step"]
+                            if cfg["search_step"] > 1 else "", cfg["search_max"], cfg["busy_limit"]),
                  ["plugin", "N", "fwd pkt/s", "janus %core", "janus us/pkt", "lost (share)", "video fps min / mean",
                   "peers cores", "own / busy / other", "verdict"], rows, "\n".join(notes))
 
@@ -1055,29 +1111,30 @@ def receiver_table(results, cfg):
                                            "loop lag max ms"], rows)
 
 
-def setup_table(results):
+def setup_table(results, cfg):
     rows = []
     for r in results:
         name = "%s N=%d #%d" % (r["plugin"], r["n"], r["round"])
         if "error" in r:
             rows.append([name, "-", "-", "-", "failed: " + r["error"][:100]])
             continue
-        rows.append([name, "%s (%s + %s)" % (f1(r["setup"]), f1(r["steps"]["publish"]), f1(r["steps"]["subscribe"])),
+        rows.append([name, "%s (%s)" % (f1(r["setup"]), " + ".join(f1(v) for v in r["steps"].values())),
                      f1(r["flowing"]),
                      num((r["sent"]["audio"] + r["sent"]["video"]) / r["window"]),
                      "%d / %d" % (r["janus_log_setup"]["warn"], r["janus_log_setup"]["err"]),
                      benchlib.log_counts(r["janus_log"])])
     return table("Runs: setup and bookkeeping",
-                 ["run", "signalling s (publishers one by one + subscribers at once)", "all media flowing s", "pkt/s the publishers sent (window)",
+                 ["run", "signalling s (%s)" % cfg["text"]["signalling"], "all media flowing s",
+                  "pkt/s the publishers sent (window)",
                   "janus log warn / err before", "janus log warnings / errors in the window"], rows)
 
 
 # ---------------------------------------------------------------- main
 
-async def run_safe(a, cfg, plugin, n, rnd, problems):
+async def run_safe(a, cfg, plugin, n, rnd, problems, run_class):
     log("run: %s, N=%d, round %d" % (plugin, n, rnd))
     try:
-        r = await run_one(a, cfg, plugin, n, rnd)
+        r = await run_class(a, cfg, plugin, n, rnd).run()
     except Exception as e:  # noqa: BLE001
         log("%s N=%d failed:\n%s" % (plugin, n, traceback.format_exc()))
         problems.append("%s N=%d: %s" % (plugin, n, e))
@@ -1085,22 +1142,23 @@ async def run_safe(a, cfg, plugin, n, rnd, problems):
     for i, rc in enumerate(r["receivers"], 1):
         if rc["errors"]:
             problems.append("%s N=%d %s: %s" % (plugin, n, user_of(i), "; ".join(rc["errors"])))
-        silent = 2 * (n - 1) - rc["streams"]["audio"] - rc["streams"]["video"]
+        silent = 2 * r["expected_streams"] - rc["streams"]["audio"] - rc["streams"]["video"]
         if silent:
             problems.append("%s N=%d round %d: receiver %s got no packet of %d of its %d streams during the window "
-                            "(they had all flowed before)" % (plugin, n, rnd, user_of(i), silent, 2 * (n - 1)))
+                            "(they had all flowed before)" % (plugin, n, rnd, user_of(i), silent,
+                                                              2 * r["expected_streams"]))
     log("  %s N=%d: %s fwd pkt/s, janus %.1f%% of a core, %.1f us/pkt, lost %d, peers %.2f cores, "
         "own %.0f%% busy %.0f%%" % (plugin, n, num(r["packets"] / r["window"]), 100.0 * r["janus"] / r["window"],
                                    r["us_per_packet"], r["lost"], r["peers"] / r["window"], r["own"], r["busy"]))
     return r
 
 
-async def bench(a, cfg, results, search, problems):
+async def bench(a, cfg, results, search, problems, run_class=GroupRun):
     cache = {}
     for n in cfg["sizes"]:
         for rnd in range(1, cfg["rounds"] + 1):
             for plugin in cfg["plugins"]:
-                r = await run_safe(a, cfg, plugin, n, rnd, problems)
+                r = await run_safe(a, cfg, plugin, n, rnd, problems, run_class)
                 cache.setdefault((plugin, n), r)
                 results.append(r)
     if not cfg["search"]:
@@ -1108,15 +1166,18 @@ async def bench(a, cfg, results, search, problems):
     for plugin in cfg["plugins"]:
         s = {"runs": [], "best": None, "why": "reached BENCH_SEARCH_MAX=%d" % cfg["search_max"]}
         search[plugin] = s
-        for n in range(cfg["search_from"], cfg["search_max"] + 1):
+        # Up in steps of BENCH_SEARCH_STEP; after a loss, the sizes skipped
+        # since the last one without, one at a time.
+        n, step, lost_at = cfg["search_from"], cfg["search_step"], None
+        while n <= cfg["search_max"] and (lost_at is None or n < lost_at):
             r = cache.get((plugin, n))
             if r is None:
-                r = await run_safe(a, cfg, plugin, n, 0, problems)
+                r = await run_safe(a, cfg, plugin, n, 0, problems, run_class)
                 cache[(plugin, n)] = r
             if "error" not in r and r["lost"] > 0 and r["other"] >= cfg["quiet"]:
                 log("  loss beside other work on the machine (%.0f%% of it): N=%d again" % (r["other"], n))
                 s["runs"].append(dict(r, verdict="loss, other work: again"))
-                r = await run_safe(a, cfg, plugin, n, 0, problems)
+                r = await run_safe(a, cfg, plugin, n, 0, problems, run_class)
             s["runs"].append(r)
             if "error" in r:
                 s["why"] = "the run at N=%d failed" % n
@@ -1125,6 +1186,10 @@ async def bench(a, cfg, results, search, problems):
                 r["verdict"] = "loss"
                 s["why"] = "loss at N=%d (%d packets, %.3f%%; machine busy %.0f%%)" % (
                     n, r["lost"], r["loss_pct"], r["busy"])
+                below = cfg["search_from"] if s["best"] is None else s["best"] + 1
+                if step > 1 and below < n:
+                    lost_at, n, step = n, below, 1
+                    continue
                 break
             s["best"] = n
             if r["own"] >= cfg["busy_limit"]:
@@ -1133,9 +1198,12 @@ async def bench(a, cfg, results, search, problems):
                     n, r["peers"] / r["window"], r["janus"] / r["window"], r["busy"])
                 break
             r["verdict"] = "no loss"
+            if n == cfg["search_max"]:
+                break
+            n = min(n + step, cfg["search_max"])
 
 
-def peer_process():
+def peer_process(peer_class=Peer):
     """group.py --peer --index I --ws URL --cfg JSON: one participant."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--peer", action="store_true")
@@ -1144,20 +1212,21 @@ def peer_process():
     ap.add_argument("--cfg", required=True)
     p = ap.parse_args()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the benchmark stops its peers itself
-    asyncio.run(peer_main(json.loads(p.cfg), p.index, p.ws))
+    asyncio.run(peer_main(json.loads(p.cfg), p.index, p.ws, peer_class))
 
 
-def main():
-    if "--peer" in sys.argv:
-        peer_process()
-        return
+def configure(names, sizes, text, **defaults):
+    """(cfg, settings line) from the environment. names: the plugins a run
+    may take, in their default order; sizes: BENCH_SIZES's default; text:
+    what the tables say (TEXT); defaults: search_from, search_step,
+    search_max when not BENCH_SEARCH_*'s own."""
     a = arguments().parse_args()
     w, _, h = os.environ.get("BENCH_VIDEO", "320x240").partition("x")
-    plugins = [p for p in os.environ.get("BENCH_PLUGINS", "videoroom,calls").replace(" ", ",").split(",") if p]
+    plugins = [p for p in os.environ.get("BENCH_PLUGINS", ",".join(names)).replace(" ", ",").split(",") if p]
     for p in plugins:
-        if p not in PLUGIN_NAMES:
-            raise SystemExit("BENCH_PLUGINS: unknown plugin %r (videoroom, calls)" % p)
-    sizes = env_list("BENCH_SIZES", "4,8")
+        if p not in names:
+            raise SystemExit("BENCH_PLUGINS: unknown plugin %r (%s)" % (p, ", ".join(names)))
+    sizes = env_list("BENCH_SIZES", sizes)
     receive = os.environ.get("BENCH_RECEIVE") or "count"
     if receive not in RECEIVE_TEXT:
         raise SystemExit("BENCH_RECEIVE: count, frames or decode")
@@ -1166,34 +1235,53 @@ def main():
         "fps": env_int("BENCH_FPS", 15), "kbps": env_int("BENCH_VIDEO_KBPS", 250),
         "rounds": max(1, env_int("BENCH_ROUNDS", 2)), "window": env_int("BENCH_WINDOW_S", 20),
         "warmup": env_int("BENCH_WARMUP_S", 5), "media_timeout": env_int("BENCH_MEDIA_TIMEOUT_S", 60),
-        "search": env_int("BENCH_SEARCH", 1) != 0, "search_from": env_int("BENCH_SEARCH_FROM", min(sizes)),
-        "search_max": env_int("BENCH_SEARCH_MAX", 16), "busy_limit": env_int("BENCH_BUSY_LIMIT", 90),
+        "search": env_int("BENCH_SEARCH", 1) != 0,
+        "search_from": env_int("BENCH_SEARCH_FROM", defaults.get("search_from", min(sizes))),
+        "search_step": max(1, env_int("BENCH_SEARCH_STEP", defaults.get("search_step", 1))),
+        "search_max": env_int("BENCH_SEARCH_MAX", defaults.get("search_max", 16)),
+        "busy_limit": env_int("BENCH_BUSY_LIMIT", 90),
         "quiet": env_int("BENCH_QUIET", 15), "quiet_wait": env_int("BENCH_QUIET_WAIT_S", 120),
         "perf": env_int("BENCH_PERF", 0) != 0, "perf_top": env_int("BENCH_PERF_TOP", 15),
         "debug_level": env_int("BENCH_DEBUG_LEVEL", 3), "event_loops": env_int("BENCH_EVENT_LOOPS", 0),
+        "text": text,
     }
     settings = [("SIZES", ",".join(map(str, sizes))), ("PLUGINS", ",".join(plugins)),
                 ("VIDEO", "%dx%d" % (cfg["width"], cfg["height"])), ("FPS", cfg["fps"]),
                 ("VIDEO_KBPS", cfg["kbps"]), ("RECEIVE", receive), ("ROUNDS", cfg["rounds"]),
                 ("WINDOW_S", cfg["window"]), ("WARMUP_S", cfg["warmup"]), ("SEARCH", int(cfg["search"])),
-                ("SEARCH_FROM", cfg["search_from"]), ("SEARCH_MAX", cfg["search_max"]),
+                ("SEARCH_FROM", cfg["search_from"]), ("SEARCH_STEP", cfg["search_step"]),
+                ("SEARCH_MAX", cfg["search_max"]),
                 ("BUSY_LIMIT", cfg["busy_limit"]), ("QUIET", cfg["quiet"]), ("QUIET_WAIT_S", cfg["quiet_wait"]),
                 ("PERF", int(cfg["perf"])), ("EVENT_LOOPS", cfg["event_loops"])]
-    started = begin("group call", " ".join("BENCH_%s=%s" % kv for kv in settings))
+    return a, cfg, " ".join("BENCH_%s=%s" % kv for kv in settings)
+
+
+def run_benchmark(a, cfg, settings, what, fine, run_class):
+    """The rounds and the search with run_class runs, then the tables;
+    exits 1 if there were problems (fine: what it says when there were none)."""
+    started = begin(what, settings)
     results, search, problems = [], {}, []
     res = {"problems": problems}
-    benchlib.run_async(bench(a, cfg, results, search, problems), res)
+    benchlib.run_async(bench(a, cfg, results, search, problems, run_class), res)
     tables = [main_table(results, cfg), thread_table(results, cfg)]
     if cfg["perf"]:
         tables.append(perf_table(results, cfg))
     if cfg["search"]:
         tables.append(search_table(search, cfg))
-    tables += [receiver_table(results, cfg), setup_table(results)]
+    tables += [receiver_table(results, cfg), setup_table(results, cfg)]
     for t in tables:
         if t:
             print(t)
-    finish(problems, "No problems found (every run set up; every receiver got audio and video frames from every "
-           "other participant).", started)
+    finish(problems, fine, started)
+
+
+def main():
+    if "--peer" in sys.argv:
+        peer_process()
+        return
+    a, cfg, settings = configure(list(PLUGIN_NAMES), "4,8", TEXT)
+    run_benchmark(a, cfg, settings, "group call", "No problems found (every run set up; every receiver got audio "
+                  "and video frames from every other participant).", GroupRun)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@
 #                              aiortc reassembles frames, "decode": and decodes
 #   BENCH_SEARCH [1]           0: no search for the largest group without loss
 #   BENCH_SEARCH_FROM [smallest size]  BENCH_SEARCH_MAX [16]
-#                              the search goes up one at a time from there
+#   BENCH_SEARCH_STEP [1]      the search goes up by this from there; after a
+#                              loss it tries the sizes it skipped one at a time
 #   BENCH_BUSY_LIMIT [90]      percent of the machine Janus and the peers use
 #                              at which the search stops (saturated)
 #   BENCH_QUIET [15]           each window starts once the rest of the machine
