@@ -28,6 +28,7 @@
 #include "calls_relay.h"
 
 /* How long ended calls are kept for call_info. */
+#define FORGET_AFTER ((gint64)config->call_info_ttl * G_USEC_PER_SEC)
 /* How long to wait for Janus to report a closed PeerConnection. */
 #define RELEASE_WAIT (3 * (gint64)G_USEC_PER_SEC)
 /* After it did, how long until the handle takes a new offer. */
@@ -301,7 +302,7 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 	c->reason = reason;
 	c->ended_mono = mono_now();
 	c->ended_at = real_now();
-	c->forget_at = c->ended_mono + (config->call_info_ttl * (gint64)G_USEC_PER_SEC);
+	c->forget_at = c->ended_mono + FORGET_AFTER;
 	c->grace_caller = c->grace_callee = 0;
 	g_hash_table_remove(live, c);
 	g_queue_push_tail(&ended, c);
@@ -358,15 +359,11 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 		calls_device_unref(l->data);
 	}
 	g_list_free(freed);
-	/* What stays for call_info is small: the offer and the push state are
-	 * of no use any more. */
+	/* What stays for call_info is small: the offer is of no use any more
+	 * (the push state went with the ring, calls_push_ring_over). */
 	if(c->offer != NULL) {
 		json_decref(c->offer);
 		c->offer = NULL;
-	}
-	if(c->pushed != NULL) {
-		json_decref(c->pushed);
-		c->pushed = NULL;
 	}
 }
 

@@ -27,6 +27,7 @@
 #include "calls_sfu.h"
 
 /* How long ended calls are kept for call_info (as for direct calls). */
+#define FORGET_AFTER ((gint64)config->call_info_ttl * G_USEC_PER_SEC)
 
 typedef struct member {
 	char *user;
@@ -473,7 +474,7 @@ static void end_group(calls_group *g, const char *reason, const char *ring_reaso
 	g->ended = TRUE;
 	g->reason = reason;
 	g->ended_at = real_now();
-	g->forget_at = mono_now() + (config->call_info_ttl * (gint64)G_USEC_PER_SEC);
+	g->forget_at = mono_now() + FORGET_AFTER;
 	g_hash_table_remove(links, g->link);
 	for(GList *l = g->members; l != NULL; l = l->next) {
 		member *m = l->data;

@@ -36,7 +36,7 @@ import pytest
 import calls_client
 from flows import answer, check_ended, hang_up, ring
 from group_peer import GroupPeer
-from conftest import ADMIN_KEY
+from conftest import ADMIN_KEY, CORE, VARIANTS
 from test_history import (call_row, full_history, id_list, participant_rows, sql, sql_value,
                           wait_stats)
 
@@ -45,13 +45,13 @@ WORKERS = int(os.environ.get("CALLS_SOAK_WORKERS", "4"))
 SEED = int(os.environ.get("CALLS_SOAK_SEED", str(int(time.time()))))
 ROUND_SECONDS = 30
 POOL = 3 * WORKERS + 3
-# The soak variant's timers (conftest.py): ring_timeout 6, ice_grace 2,
-# session_timeout 8, call_info_ttl 2 (ended calls are forgotten before memory
-# is read); clients keep their sessions alive more often than that.
-CALL_INFO_TTL = 2
-RING_TIMEOUT = 6
-SESSION_TIMEOUT = 8
-KEEPALIVE = 3
+# The soak variant's timers (conftest.py): short, so that faults end calls
+# quickly, and ended calls are forgotten before memory is read; clients keep
+# their sessions alive more often than the session timeout.
+CALL_INFO_TTL = VARIANTS["soak"]["general"]["call_info_ttl"]
+RING_TIMEOUT = VARIANTS["soak"]["general"]["ring_timeout"]
+SESSION_TIMEOUT = CORE["soak"]["session_timeout"]
+KEEPALIVE = SESSION_TIMEOUT / 3
 # How long the other side may wait for `ended` after a fault: a vanished
 # client is noticed by the session timeout (checked every 2 s); ICE that
 # cannot succeed by libnice's checks, then ice_grace.
@@ -64,7 +64,7 @@ HEAP_SLACK_KB = 512
 
 STATS_ZERO = ("users", "devices", "active_calls", "participants", "subscriptions", "presence_people")
 
-# scenario: weight. Each is a method of Episode.
+# scenario: weight. Each is a method of Soak, ep_<scenario>.
 SCENARIOS = {"hangup": 6, "declined": 2, "cancelled": 2, "no_answer": 1, "abort_ringing": 1,
              "abort_answered": 2, "vanish": 1, "ice_fail": 1, "group": 2}
 
@@ -132,9 +132,7 @@ async def abort(dev):
     """dev's app is killed: the socket closes without a WebSocket close frame
     (the kernel closes it), the PeerConnection stops without a DTLS alert."""
     dev.conn.abort()
-    if dev.media is not None:
-        await dev.media.vanish()
-        dev.media = None
+    await vanish(dev)
 
 
 async def wait_ended_any(dev, call_id, reasons, timeout):
@@ -431,7 +429,7 @@ async def check_history(calls, db, soak):
 @pytest.mark.janus("soak")
 @pytest.mark.timeout(SECONDS * 1.3 + 300)
 async def test_soak_with_faults(calls, db):
-    calls_client.KEEPALIVE_SECONDS = KEEPALIVE
+    keepalive, calls_client.KEEPALIVE_SECONDS = calls_client.KEEPALIVE_SECONDS, KEEPALIVE
     soak = Soak(calls, SEED)
     adm = await calls.admin()
     print("soak: seed %d, %d s, %d workers, %d users" % (SEED, SECONDS, WORKERS, POOL))
@@ -455,7 +453,7 @@ async def test_soak_with_faults(calls, db):
                   " heap in use %s kB" % (r + 1, time.monotonic() - start, sum(soak.done.values()), zero, sessions,
                                           rss[-1], heap[-1] if heap else "-"))
     finally:
-        calls_client.KEEPALIVE_SECONDS = 15
+        calls_client.KEEPALIVE_SECONDS = keepalive
     for name, ts in sorted(soak.seconds.items()):
         print("soak: %-15s %4d episodes, %5.1f s median, %5.1f s longest" % (
             name, len(ts), sorted(ts)[len(ts) // 2], max(ts)))
