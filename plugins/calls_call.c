@@ -33,6 +33,11 @@
 #define RELEASE_WAIT (3 * (gint64)G_USEC_PER_SEC)
 /* After it did, how long until the handle takes a new offer. */
 #define SETTLE_WAIT (250 * (gint64)G_TIME_SPAN_MILLISECOND)
+/* Browsers ignore a keyframe request that comes within 300 ms of their last
+ * keyframe (libwebrtc's minimum keyframe interval), and a sender's first
+ * keyframe goes out as soon as its own leg is up, before the other leg can
+ * take it: ask once more after this. */
+#define KEYFRAME_AGAIN (400 * (gint64)G_TIME_SPAN_MILLISECOND)
 /* How long before pushing an offer again that Janus refused. */
 #define RETRY_WAIT (200 * (gint64)G_TIME_SPAN_MILLISECOND)
 
@@ -49,7 +54,10 @@ static GQueue ended = G_QUEUE_INIT;
  * scanned, lowered as new ones are set: the tick, which runs after every
  * request, scans them only once something is due. 0: none. */
 static gint64 next_due;
-static GList *releasing;         /* calls_device* (referenced) waiting for hangup_media */
+/* Devices (referenced) waiting for hangup_media or to settle after it, in
+ * deadline order: the tick, which runs after every request, looks only at
+ * the first, and a device leaves from where it is (release_at). */
+static GSequence *releasing;
 
 static void call_free(calls_call *c) {
 	g_free(c->id);
@@ -83,7 +91,7 @@ void calls_call_init(const calls_config *cfg, calls_clock mono, calls_clock real
 	live = g_hash_table_new(NULL, NULL);
 	g_queue_init(&ended);
 	next_due = 0;
-	releasing = NULL;
+	releasing = g_sequence_new((GDestroyNotify)calls_device_unref);
 	calls_group_init(cfg, mono, real);
 }
 
@@ -113,8 +121,16 @@ void calls_call_clear(void) {
 	calls = NULL;
 	live = NULL;
 	g_queue_clear(&ended);
-	g_list_free_full(releasing, (GDestroyNotify)calls_device_unref);
-	releasing = NULL;
+	if(releasing != NULL) {
+		GSequenceIter *at = g_sequence_get_begin_iter(releasing);
+		for(; !g_sequence_iter_is_end(at); at = g_sequence_iter_next(at)) {
+			calls_device *d = g_sequence_get(at);
+			d->release_at = NULL;
+			d->release_deadline = 0;
+		}
+		g_sequence_free(releasing);
+		releasing = NULL;
+	}
 }
 
 calls_call *calls_call_find(const char *id) {
@@ -175,13 +191,30 @@ static calls_ring *find_ring(calls_call *c, calls_device *d) {
 	return NULL;
 }
 
+static gint by_deadline(gconstpointer a, gconstpointer b, gpointer unused) {
+	(void)unused;
+	const calls_device *x = a, *y = b;
+	if(x->release_deadline != y->release_deadline)
+		return x->release_deadline < y->release_deadline ? -1 : 1;
+	return x < y ? -1 : (x > y);
+}
+
+/* d stops waiting: out of the sequence, which drops its reference. */
+static void unwake(calls_device *d) {
+	if(d->release_at == NULL)
+		return;
+	GSequenceIter *at = d->release_at;
+	d->release_at = NULL;
+	d->release_deadline = 0;
+	g_sequence_remove(at);
+}
+
 /* Makes the tick look at d again at deadline. */
 static void wake_at(calls_device *d, gint64 deadline) {
-	if(d->release_deadline == 0) {
-		calls_device_ref(d);
-		releasing = g_list_prepend(releasing, d);
-	}
+	calls_device_ref(d);
+	unwake(d);
 	d->release_deadline = deadline;
+	d->release_at = g_sequence_insert_sorted(releasing, d, by_deadline, NULL);
 }
 
 /* d no longer needs the PeerConnection it negotiated: have Janus close it.
@@ -203,14 +236,7 @@ static void settle(calls_device *d, gint64 wait) {
 
 static void media_released(calls_device *d) {
 	d->media_claimed = FALSE;
-	if(d->release_deadline != 0) {
-		d->release_deadline = 0;
-		GList *l = g_list_find(releasing, d);
-		if(l != NULL) {
-			releasing = g_list_delete_link(releasing, l);
-			calls_device_unref(d);
-		}
-	}
+	unwake(d);
 }
 
 /* The caller hears "ringing" once, when the first device is told. */
@@ -303,7 +329,7 @@ static void end_call(calls_call *c, const char *reason, calls_device *by,
 	c->ended_mono = mono_now();
 	c->ended_at = real_now();
 	c->forget_at = c->ended_mono + FORGET_AFTER;
-	c->grace_caller = c->grace_callee = 0;
+	c->grace_caller = c->grace_callee = c->keyframe_again = 0;
 	g_hash_table_remove(live, c);
 	g_queue_push_tail(&ended, c);
 	calls_out_record("call", calls_record_call(c));
@@ -734,6 +760,10 @@ void calls_call_media_up(calls_device *d) {
 	 * side from it. */
 	calls_out_pli(c->caller);
 	calls_out_pli(c->callee);
+	if(c->caller != NULL && c->caller->pc_up && c->callee != NULL && c->callee->pc_up) {
+		c->keyframe_again = mono_now() + KEYFRAME_AGAIN;
+		due_at(c->keyframe_again);
+	}
 }
 
 void calls_call_media_down(calls_device *d) {
@@ -816,6 +846,11 @@ gint64 calls_call_tick(void) {
 		g_hash_table_iter_init(&it, live);
 		while(g_hash_table_iter_next(&it, &value, NULL)) {
 			calls_call *c = value;
+			if(c->keyframe_again > 0 && now >= c->keyframe_again) {
+				c->keyframe_again = 0;
+				calls_out_pli(c->caller);
+				calls_out_pli(c->callee);
+			}
 			gboolean fire = (c->state == CALLS_CALL_RINGING && now >= c->ring_deadline) ||
 				(c->state == CALLS_CALL_ACTIVE && ((c->grace_caller > 0 && now >= c->grace_caller) ||
 					(c->grace_callee > 0 && now >= c->grace_callee)));
@@ -824,6 +859,8 @@ gint64 calls_call_tick(void) {
 			} else if(c->state == CALLS_CALL_RINGING) {
 				due_at(c->ring_deadline);
 			} else {
+				if(c->keyframe_again > 0)
+					due_at(c->keyframe_again);
 				if(c->grace_caller > 0)
 					due_at(c->grace_caller);
 				if(c->grace_callee > 0)
@@ -850,16 +887,13 @@ gint64 calls_call_tick(void) {
 	}
 	if(old != NULL)
 		CONSIDER(old->forget_at);
-	GList *late = NULL;
-	for(GList *l = releasing; l != NULL; l = l->next) {
-		calls_device *d = l->data;
-		if(now >= d->release_deadline)
-			late = g_list_prepend(late, d);
-		else
+	GSequenceIter *first;
+	while(!g_sequence_iter_is_end(first = g_sequence_get_begin_iter(releasing))) {
+		calls_device *d = g_sequence_get(first);
+		if(now < d->release_deadline) {
 			CONSIDER(d->release_deadline);
-	}
-	for(GList *l = late; l != NULL; l = l->next) {
-		calls_device *d = l->data;
+			break;
+		}
 		calls_device_ref(d);
 		/* A device that took up a new call meanwhile keeps that claim. */
 		gboolean keep = busy(d);
@@ -871,7 +905,6 @@ gint64 calls_call_tick(void) {
 			offer_waiting(d);
 		calls_device_unref(d);
 	}
-	g_list_free(late);
 #undef CONSIDER
 	return next;
 }

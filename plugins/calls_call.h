@@ -44,6 +44,7 @@ typedef struct calls_call {
 	gint64 ring_deadline;        /* monotonic, microseconds */
 	gint64 grace_caller;         /* the caller's PeerConnection is down: the call fails then */
 	gint64 grace_callee;         /* the same for the answering device */
+	gint64 keyframe_again;       /* both legs up: ask both for a keyframe once more then */
 	gint64 answered_mono, ended_mono, forget_at;
 	gint64 started_at, answered_at, ended_at;   /* real time, microseconds */
 	const char *reason;          /* why it ended (static string) */

@@ -27,7 +27,8 @@ typedef struct calls_out_ops {
 	void (*pli)(struct calls_device *d);
 	/* d may be NULL for events that belong to no handle */
 	void (*notify)(struct calls_device *d, json_t *info);
-	/* a record for the database (calls_store_write); doc is borrowed */
+	/* a record for the database (calls_store_write); doc is borrowed, and
+	 * nothing changes it afterwards */
 	void (*record)(const char *op, json_t *doc);
 	/* a database read (calls_store_read), which takes r */
 	void (*read)(struct calls_read *r);

@@ -42,6 +42,7 @@ typedef struct calls_device {
 	struct calls_part *feed_of;  /* a subscriber handle: the place it receives for */
 	gboolean media_claimed;      /* a PeerConnection is negotiated or up on this handle */
 	gint64 release_deadline;     /* close_pc sent; give up waiting for hangup_media then */
+	GSequenceIter *release_at;   /* its place among the devices waiting (calls_call.c) */
 	gboolean pc_up;              /* between setup_media and hangup_media */
 	gboolean audio, video;       /* own mute and camera state */
 	gboolean registering;        /* register waits for the database; requests wait behind it */

@@ -40,6 +40,8 @@
 
 typedef struct job {
 	char *line;           /* a write: "<op>\t<json doc>" */
+	char *op;             /* until the store thread makes the line of them */
+	json_t *doc;
 	calls_read *read;     /* or a read */
 	gboolean alone;       /* write it in a batch of its own (its batch failed) */
 	guint64 seq;          /* a write: its place in memory; a read: the last write before it */
@@ -122,7 +124,36 @@ void calls_read_free(calls_read *r) {
 
 static void job_free(job *j) {
 	g_free(j->line);
+	g_free(j->op);
+	if(j->doc != NULL)
+		json_decref(j->doc);
 	g_free(j);
+}
+
+/* The line of a write, made here on the store thread: serialising a call
+ * record costs the handler thread more than anything else it does for a
+ * record. */
+static void job_line(job *j) {
+	if(j->line != NULL || j->doc == NULL)
+		return;
+	/* node and boot say which run made a call record, also when it is
+	 * replayed by a later one. The doc is shared, and read-only from now
+	 * on: they go into a shallow copy. */
+	json_t *d = j->doc;
+	if(!strcmp(j->op, "call") || !strcmp(j->op, "presence")) {
+		d = json_copy(j->doc);
+		json_object_set_new(d, "node", json_string(node));
+		json_object_set_new(d, "boot", json_string(boot));
+	}
+	char *text = json_dumps(d, JSON_COMPACT);
+	if(d != j->doc)
+		json_decref(d);
+	j->line = g_strdup_printf("%s\t%s", j->op, text);
+	free(text);
+	json_decref(j->doc);
+	j->doc = NULL;
+	g_free(j->op);
+	j->op = NULL;
 }
 
 static void answer(calls_read *r, gboolean ok) {
@@ -159,28 +190,24 @@ guint calls_store_spooled(void) {
 
 static void push_job(job *j) {
 	g_mutex_lock(&inbox.lock);
+	/* Only the first job into an empty inbox wakes the thread: it reads
+	 * the pipe before it takes the inbox, so it takes the jobs queued
+	 * behind that one too, and a write to the pipe is a system call. */
+	gboolean first = g_queue_is_empty(&inbox.jobs);
 	g_queue_push_tail(&inbox.jobs, j);
 	g_mutex_unlock(&inbox.lock);
-	wake();
+	if(first)
+		wake();
 }
 
 void calls_store_write(const char *op, json_t *doc) {
 	if(!enabled)
 		return;
-	/* node and boot say which run made a call record, also when it is
-	 * replayed by a later one. */
-	json_t *d = doc;
-	if(!strcmp(op, "call") || !strcmp(op, "presence")) {
-		d = json_deep_copy(doc);
-		json_object_set_new(d, "node", json_string(node));
-		json_object_set_new(d, "boot", json_string(boot));
-	}
-	char *text = json_dumps(d, JSON_COMPACT);
-	if(d != doc)
-		json_decref(d);
+	/* The store thread serialises it (job_line): nobody changes a record
+	 * once it is written, and jansson counts references atomically. */
 	job *j = g_new0(job, 1);
-	j->line = g_strdup_printf("%s\t%s", op, text);
-	free(text);
+	j->op = g_strdup(op);
+	j->doc = json_incref(doc);
 	g_atomic_int_inc(&queued_count);
 	push_job(j);
 }
@@ -923,6 +950,7 @@ static void take_inbox(gboolean *stop) {
 			job_free(j);
 			continue;
 		}
+		job_line(j);
 		/* Behind spooled records a write must wait its turn in the spool. */
 		if(!ready || calls_spool_pending(spool) > 0) {
 			spool_job(j);
@@ -1104,10 +1132,12 @@ void calls_store_stop(void) {
 	/* Reads that came in while stopping. */
 	job *j;
 	while((j = g_queue_pop_head(&inbox.jobs)) != NULL) {
-		if(j->read != NULL)
+		if(j->read != NULL) {
 			answer(j->read, FALSE);
-		else
+		} else {
+			job_line(j);
 			spool_job(j);
+		}
 		job_free(j);
 	}
 	spool_sync();

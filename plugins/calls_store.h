@@ -89,7 +89,8 @@ gboolean calls_store_enabled(void);
 gboolean calls_store_ready(void);
 
 /* Any thread. op: "call", "presence", "seen", "privacy", "contacts" or "push";
- * doc is borrowed. */
+ * doc is borrowed, and must not change afterwards: the store thread
+ * serialises it later. */
 void calls_store_write(const char *op, json_t *doc);
 /* Any thread; takes r; done(r) is called exactly once. */
 void calls_store_read(calls_read *r);

@@ -437,6 +437,32 @@ TEST(test_errors) {
 	g_free(id);
 }
 
+/* Once both legs are up, each sender is asked for a keyframe again 400 ms
+ * later (a browser ignores a request within 300 ms of its last keyframe),
+ * and only once. */
+TEST(test_keyframe_asked_again) {
+	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
+	char *id = start_call(a, "bob", TRUE);
+	g_assert_cmpint(call_req(b, "accept", id, sdp("answer", TRUE)), ==, 0);
+	calls_call_media_up(a);
+	advance_ms(500);
+	/* One leg up is not enough for the second request. */
+	guint pa = count_kind("pli", a), pb = count_kind("pli", b);
+	calls_call_media_up(b);
+	g_assert_cmpuint(count_kind("pli", a), ==, pa + 1);
+	g_assert_cmpuint(count_kind("pli", b), ==, pb + 1);
+	advance_ms(399);
+	g_assert_cmpuint(count_kind("pli", a), ==, pa + 1);
+	g_assert_cmpuint(count_kind("pli", b), ==, pb + 1);
+	advance_ms(1);
+	g_assert_cmpuint(count_kind("pli", a), ==, pa + 2);
+	g_assert_cmpuint(count_kind("pli", b), ==, pb + 2);
+	advance(5);
+	g_assert_cmpuint(count_kind("pli", a), ==, pa + 2);
+	g_assert_cmpuint(count_kind("pli", b), ==, pb + 2);
+	g_free(id);
+}
+
 TEST(test_update_and_media) {
 	calls_device *a = reg("alice", NULL), *b = reg("bob", NULL);
 	char *id = start_call(a, "bob", FALSE);
@@ -1040,6 +1066,7 @@ int main(int argc, char **argv) {
 	g_test_add_func("/call/ring-every-device-and-answer", test_ring_every_device_and_answer);
 	g_test_add_func("/call/decline-and-busy", test_decline_and_busy);
 	g_test_add_func("/call/cancel", test_cancel);
+	g_test_add_func("/call/keyframe-asked-again", test_keyframe_asked_again);
 	g_test_add_func("/call/ring-timeout", test_ring_timeout);
 	g_test_add_func("/call/unavailable-and-busy", test_unavailable_and_busy);
 	g_test_add_func("/call/call-waiting-end-and-accept", test_call_waiting_end_and_accept);
