@@ -215,12 +215,17 @@ class Soak:
         self.user_calls[ua].append(call_id)
         self.user_calls[ub].append(call_id)
 
-    async def answered(self, ua, ub, name):
+    async def ringing(self, ua, ub, name, video=False):
+        """A new pair of devices, ua's calling ub's, recorded as episode name."""
         a, b = await self.pair(ua, ub)
-        video = self.rng.random() < 0.25
         call_id, inc = await ring(a, [b], video=video)
         self.record(call_id, ua, ub, name)
-        await answer(a, b, inc[b])
+        return a, b, call_id, inc[b]
+
+    async def answered(self, ua, ub, name):
+        video = self.rng.random() < 0.25
+        a, b, call_id, inc = await self.ringing(ua, ub, name, video=video)
+        await answer(a, b, inc)
         # real media, both ways
         for x in (a, b):
             await x.media.wait_frames(audio=10, video=2 if video else 0, timeout=20)
@@ -235,35 +240,27 @@ class Soak:
         await self.close(a, b)
 
     async def ep_declined(self, ua, ub):
-        a, b = await self.pair(ua, ub)
-        call_id, _ = await ring(a, [b])
-        self.record(call_id, ua, ub, "declined")
+        a, b, call_id, _ = await self.ringing(ua, ub, "declined")
         await b.ok({"request": "decline", "call_id": call_id}, "declined")
         check_ended(await a.wait_event("ended", 5, call_id=call_id), call_id, "declined")
         await self.close(a, b)
 
     async def ep_cancelled(self, ua, ub):
-        a, b = await self.pair(ua, ub)
-        call_id, _ = await ring(a, [b])
-        self.record(call_id, ua, ub, "cancelled")
+        a, b, call_id, _ = await self.ringing(ua, ub, "cancelled")
         await asyncio.sleep(self.rng.uniform(0, 1))
         await hang_up(a, call_id)
         check_ended(await b.wait_event("ended", 5, call_id=call_id), call_id, "cancelled")
         await self.close(a, b)
 
     async def ep_no_answer(self, ua, ub):
-        a, b = await self.pair(ua, ub)
-        call_id, _ = await ring(a, [b])
-        self.record(call_id, ua, ub, "no_answer")
+        a, b, call_id, _ = await self.ringing(ua, ub, "no_answer")
         check_ended(await a.wait_event("ended", RING_TIMEOUT + 4, call_id=call_id), call_id, "no_answer")
         await b.wait_event("ended", 5, call_id=call_id)
         await self.close(a, b)
 
     async def ep_abort_ringing(self, ua, ub):
         """Either side's connection drops while it rings."""
-        a, b = await self.pair(ua, ub)
-        call_id, _ = await ring(a, [b])
-        self.record(call_id, ua, ub, "abort_ringing")
+        a, b, call_id, _ = await self.ringing(ua, ub, "abort_ringing")
         if self.rng.random() < 0.5:
             await abort(a)
             await wait_ended_any(b, call_id, {"cancelled", "failed"}, 10)
@@ -289,10 +286,8 @@ class Soak:
 
     async def ep_ice_fail(self, ua, ub):
         """The callee answers with candidates nobody answers on."""
-        a, b = await self.pair(ua, ub)
-        call_id, inc = await ring(a, [b])
-        self.record(call_id, ua, ub, "ice_fail")
-        jsep = await b.answer(inc[b].jsep)
+        a, b, call_id, inc = await self.ringing(ua, ub, "ice_fail")
+        jsep = await b.answer(inc.jsep)
         await b.drop_media()
         bad = {"type": "answer", "sdp": unreachable(jsep["sdp"])}
         await b.ok({"request": "accept", "call_id": call_id}, "accepted", jsep=bad)
